@@ -1,0 +1,168 @@
+"""Settings: every knob of champion, read from the environment and validated at start-up.
+
+Each setting is read from ``CHAMPION_<NAME>``; the names that users of the original
+pipelines already set (``MODEL_NAME``, ``MLFLOW_TRACKING_URI``, ``TRAIN_PATH``,
+``CURRENT_PATH``, ``DRIFT_THRESHOLD``, ``PSI_THRESHOLD``, ``KS_PVALUE_THRESHOLD``,
+``AB_SPLIT_B``, ``AB_LOG_PATH``, ``EXPERIMENT_NAME``, ``COMPARISON_NAME``,
+``MLFLOW_LOG``) are accepted as aliases. A ``.env`` file in the working directory is
+read too. :func:`load_settings` turns every invalid value into one line of a
+:class:`~champion.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from champion.errors import ConfigError
+
+DriftRuleName = Literal["any", "mean_psi", "share"]
+
+
+def _env(name: str, *legacy: str) -> AliasChoices:
+    """Accept ``CHAMPION_<NAME>`` first, then the legacy names, then the field name."""
+    return AliasChoices(f"CHAMPION_{name.upper()}", *legacy, name)
+
+
+class Settings(BaseSettings):
+    """All of champion's configuration. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    # -- where things live ---------------------------------------------------------
+    home: Path = Field(
+        Path("champion-data"),
+        validation_alias=_env("home"),
+        description="Working directory of the embedded mode (MLflow store, event log).",
+    )
+    model_name: str = Field(
+        "champion-model",
+        min_length=1,
+        validation_alias=_env("model_name", "MODEL_NAME"),
+        description="Registered model name in the MLflow registry.",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        validation_alias=_env("mlflow_tracking_uri", "MLFLOW_TRACKING_URI"),
+        description="MLflow tracking URI; default: an embedded SQLite store under `home`.",
+    )
+    experiment_name: str = Field(
+        "champion-training",
+        min_length=1,
+        validation_alias=_env("experiment_name", "EXPERIMENT_NAME"),
+    )
+    comparison_name: str = Field(
+        "champion-ab-comparison",
+        min_length=1,
+        validation_alias=_env("comparison_name", "COMPARISON_NAME"),
+    )
+    mlflow_log: bool = Field(True, validation_alias=_env("mlflow_log", "MLFLOW_LOG"))
+    train_path: Path | None = Field(None, validation_alias=_env("train_path", "TRAIN_PATH"))
+    current_path: Path | None = Field(None, validation_alias=_env("current_path", "CURRENT_PATH"))
+    ab_log_path: Path | None = Field(
+        None,
+        validation_alias=_env("ab_log_path", "AB_LOG_PATH"),
+        description="SQLite file of the prediction log; default: `home`/events.db.",
+    )
+
+    # -- drift -----------------------------------------------------------------------
+    drift_rule: DriftRuleName = Field("any", validation_alias=_env("drift_rule"))
+    drift_threshold: float = Field(
+        0.2,
+        gt=0,
+        validation_alias=_env("drift_threshold", "DRIFT_THRESHOLD"),
+        description="Rule mean_psi: drift when the mean PSI over features is above this.",
+    )
+    psi_threshold: float = Field(
+        0.2,
+        gt=0,
+        validation_alias=_env("psi_threshold", "PSI_THRESHOLD"),
+        description="A feature whose PSI is above this has drifted, whatever its p-value.",
+    )
+    drift_alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        validation_alias=_env("drift_alpha", "KS_PVALUE_THRESHOLD"),
+        description="Significance level of the per-feature KS / chi-square tests.",
+    )
+    drift_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        validation_alias=_env("drift_share"),
+        description="Rule share: drift when at least this share of features drifted.",
+    )
+    drift_bins: int = Field(10, ge=2, le=1000, validation_alias=_env("drift_bins"))
+    ks_floor: float = Field(0.05, ge=0, le=1, validation_alias=_env("ks_floor"))
+    psi_floor: float = Field(0.02, ge=0, validation_alias=_env("psi_floor"))
+    drift_correction: Literal["bonferroni", "none"] = Field(
+        "bonferroni", validation_alias=_env("drift_correction")
+    )
+
+    # -- A/B ---------------------------------------------------------------------------
+    ab_split_b: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        validation_alias=_env("ab_split_b", "AB_SPLIT_B"),
+        description="Share of traffic routed to the challenger (hash and random modes).",
+    )
+
+    # -- seeds -------------------------------------------------------------------------
+    seed: int = Field(42, ge=0, validation_alias=_env("seed"))
+
+    @model_validator(mode="after")
+    def _paths_exist(self) -> Settings:
+        for name in ("train_path", "current_path"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).exists():
+                raise ValueError(f"{name.upper()}={path} does not exist")
+        return self
+
+    @property
+    def tracking_uri(self) -> str:
+        """The MLflow tracking URI in force (the embedded SQLite store by default)."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def events_path(self) -> Path:
+        """The SQLite prediction log used in embedded mode."""
+        return self.ab_log_path or self.home / "events.db"
+
+
+def _field_env_name(loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return "settings"
+    name = str(loc[0])
+    field = Settings.model_fields.get(name)
+    if field is not None and isinstance(field.validation_alias, AliasChoices):
+        choices = [c for c in field.validation_alias.choices if isinstance(c, str)]
+        legacy = [c for c in choices if c.isupper() and not c.startswith("CHAMPION_")]
+        return legacy[0] if legacy else choices[0]
+    return name
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; raise ConfigError with one line per bad value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            value = err.get("input")
+            shown = "" if isinstance(value, dict) else f"={value!r}"
+            lines.append(f"{_field_env_name(tuple(err['loc']))}{shown}: {err['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(lines)) from exc

@@ -1,0 +1,23 @@
+"""Bundled datasets, table loading and schema inference."""
+
+from champion.datasets.loader import (
+    BUNDLED,
+    Dataset,
+    Schema,
+    Task,
+    infer_schema,
+    load_data,
+    load_dataset,
+    read_table,
+)
+
+__all__ = [
+    "BUNDLED",
+    "Dataset",
+    "Schema",
+    "Task",
+    "infer_schema",
+    "load_data",
+    "load_dataset",
+    "read_table",
+]

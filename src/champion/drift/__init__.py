@@ -1,0 +1,40 @@
+"""Drift detection: reference profile, per-feature statistics, dataset verdict.
+
+Pure: numpy, scipy and pandas only (no MLflow, database, web or Airflow imports).
+"""
+
+from champion.drift.detect import (
+    RULES,
+    DriftConfig,
+    DriftResult,
+    FeatureDrift,
+    Rule,
+    check_drift,
+    detect_drift,
+)
+from champion.drift.profile import (
+    MISSING,
+    CategoricalProfile,
+    NumericProfile,
+    ReferenceProfile,
+    build_profile,
+)
+from champion.drift.stats import chi_square_test, ks_test, psi
+
+__all__ = [
+    "MISSING",
+    "RULES",
+    "CategoricalProfile",
+    "DriftConfig",
+    "DriftResult",
+    "FeatureDrift",
+    "NumericProfile",
+    "ReferenceProfile",
+    "Rule",
+    "build_profile",
+    "check_drift",
+    "chi_square_test",
+    "detect_drift",
+    "ks_test",
+    "psi",
+]

@@ -1,0 +1,42 @@
+"""The exception tree of champion.
+
+Every error champion raises on purpose derives from :class:`ChampionError`, so a caller
+can catch the whole family at once. Errors caused by the user (a bad file, an unknown
+column, an invalid setting) are :class:`InvalidInputError`; the CLI turns them into one
+line and exit code 2, the HTTP API into a 422 naming the field.
+
+::
+
+    ChampionError
+    ├── InvalidInputError        the caller's input is wrong; fixing it fixes the call
+    │   └── ConfigError          a setting (env var, flag) has an invalid value
+    ├── NotFoundError            a named thing (dataset, model alias, request id) is absent
+    ├── ConflictError            the request contradicts recorded state (a different label)
+    └── BackendError             MLflow or the database failed; state was left unchanged
+"""
+
+from __future__ import annotations
+
+
+class ChampionError(Exception):
+    """Base class of every error raised by champion."""
+
+
+class InvalidInputError(ChampionError):
+    """The input given by the caller is invalid; the message says what and how to fix it."""
+
+
+class ConfigError(InvalidInputError):
+    """A setting has an invalid value (one line per bad value in the message)."""
+
+
+class NotFoundError(ChampionError):
+    """A named object (dataset, model version, alias, request id) does not exist."""
+
+
+class ConflictError(ChampionError):
+    """The request contradicts state already recorded (e.g. a second, different label)."""
+
+
+class BackendError(ChampionError):
+    """An external system (MLflow, the database) failed; nothing was half-written."""

@@ -1,0 +1,209 @@
+"""The CLI through its real entry point: exit codes, one-line errors, outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from champion.cli import main
+from champion.simulate import make_traffic
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+@pytest.fixture
+def files(tmp_path: Path, titanic) -> dict[str, Path]:
+    paths = {
+        "ref": tmp_path / "ref.csv",
+        "same": tmp_path / "same.csv",
+        "drift": tmp_path / "drift.parquet",
+    }
+    titanic.frame.to_csv(paths["ref"], index=False)
+    make_traffic(titanic.frame, 1500, seed=1).to_csv(paths["same"], index=False)
+    make_traffic(titanic.frame, 1500, seed=2, drift_cols=["Age", "Fare"]).to_parquet(paths["drift"])
+    return paths
+
+
+def test_no_drift_exits_zero(files, capsys) -> None:
+    code, out, _ = run(
+        [
+            "drift",
+            "--reference",
+            str(files["ref"]),
+            "--current",
+            str(files["same"]),
+            "--target",
+            "Survived",
+            "--fail-on-drift",
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert "no drift" in out and "not monitored" in out and "Name" in out
+
+
+def test_drift_outputs_and_fail_code(files, tmp_path, capsys) -> None:
+    out_json, out_html = tmp_path / "o.json", tmp_path / "o.html"
+    args = [
+        "drift",
+        "--reference",
+        str(files["ref"]),
+        "--current",
+        str(files["drift"]),
+        "--target",
+        "Survived",
+        "--json",
+        str(out_json),
+        "--html",
+        str(out_html),
+    ]
+    code, out, _ = run(args, capsys)
+    assert code == 0 and "DRIFT" in out  # drift alone is not a failure
+    data = json.loads(out_json.read_text())
+    assert set(data["drifted_features"]) == {"Age", "Fare"}
+    assert out_html.read_text().count("data-chart='feature'") == 8
+    code, _, _ = run([*args, "--fail-on-drift"], capsys)
+    assert code == 3
+
+
+def test_rule_and_features_options(files, capsys) -> None:
+    code, out, _ = run(
+        [
+            "drift",
+            "--reference",
+            str(files["ref"]),
+            "--current",
+            str(files["drift"]),
+            "--features",
+            "Sex,Embarked",
+            "--rule",
+            "mean_psi",
+            "--fail-on-drift",
+        ],
+        capsys,
+    )
+    assert code == 0 and "mean PSI" in out and "Age" not in out
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing-file", "file not found"),
+        ("unknown-column", "unknown column(s) 'Cabin'"),
+        ("non-numeric", "must be numeric but holds 'old'"),
+        ("empty", "has no rows"),
+        ("target-missing", "no column(s) 'Survived'"),
+        ("bad-setting", "DRIFT_THRESHOLD='-1'"),
+        ("bad-rule", "rule must be one of"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    case, message, files, tmp_path, capsys, monkeypatch
+) -> None:
+    ref, cur = str(files["ref"]), str(files["same"])
+    extra: list[str] = ["--target", "Survived"]
+    if case == "missing-file":
+        cur = str(tmp_path / "nope.csv")
+    elif case == "unknown-column":
+        extra += ["--features", "Age,Cabin"]
+    elif case == "non-numeric":
+        bad = tmp_path / "bad.csv"
+        bad.write_text(files["same"].read_text().replace(",22.0,", ",old,", 1))
+        cur = str(bad)
+    elif case == "empty":
+        empty = tmp_path / "empty.csv"
+        empty.write_text(files["same"].read_text().splitlines()[0] + "\n")
+        cur = str(empty)
+    elif case == "target-missing":
+        extra = []
+        cur = str(files["same"])
+        no_target = tmp_path / "cur.csv"
+        import pandas as pd
+
+        pd.read_csv(cur).drop(columns=["Survived"]).to_csv(no_target, index=False)
+        cur = str(no_target)
+    elif case == "bad-setting":
+        monkeypatch.setenv("DRIFT_THRESHOLD", "-1")
+    elif case == "bad-rule":
+        extra += ["--rule", "median"]
+    code, out, err = run(["drift", "--reference", ref, "--current", cur, *extra], capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert message in lines[0]
+    assert "Traceback" not in err + out
+
+
+def test_console_script_runs_in_a_subprocess(files, tmp_path) -> None:
+    exe = Path(sys.executable).with_name("champion")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "champion"]
+    env = {k: v for k, v in os.environ.items() if k not in ("DRIFT_THRESHOLD",)}
+    proc = subprocess.run(
+        [
+            *cmd,
+            "drift",
+            "--reference",
+            str(files["ref"]),
+            "--current",
+            str(files["drift"]),
+            "--target",
+            "Survived",
+            "--fail-on-drift",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "DRIFT" in proc.stdout
+
+
+def test_simulate_sample_writes_drifted_rows(tmp_path, capsys) -> None:
+    out = tmp_path / "sample.csv"
+    code, _, _ = run(
+        [
+            "simulate",
+            "sample",
+            "--dataset",
+            "diamonds",
+            "--rows",
+            "300",
+            "--drift-cols",
+            "carat",
+            "--shift-sd",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    import pandas as pd
+
+    assert code == 0 and len(pd.read_csv(out)) == 300
+    code, _, err = run(["simulate", "sample", "--dataset", "iris", "--out", str(out)], capsys)
+    assert code == 2 and "unknown dataset 'iris'" in err
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys) -> None:
+    workdir = tmp_path / "demo"
+    code, _out, _ = run(["demo", "--workdir", str(workdir), "--rows", "1500"], capsys)
+    assert code == 0
+    data = json.loads((workdir / "drift.json").read_text())
+    assert data["stable"]["drifted"] is False
+    assert data["drifted"]["drifted"] is True
+    assert set(data["drifted"]["drifted_features"]) <= {"Age", "Fare"}  # only injected ones
+    assert (workdir / "report.html").read_text().count("data-chart='feature'") == 16
+    assert (workdir / "reference_profile.json").exists()
