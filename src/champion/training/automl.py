@@ -1,0 +1,369 @@
+"""AutoML: a budgeted FLAML search, a leaderboard, a selection rule, a refit pipeline.
+
+1. The raw feature frame is turned into a matrix by the preprocessing of
+   :mod:`champion.training.preprocessing` (fitted once for the search).
+2. FLAML searches, within the time budget, over estimator families (LightGBM, XGBoost,
+   HistGradientBoosting, random forest, extra trees, logistic regression), with k-fold
+   cross-validation, one core per fit, and scikit-learn's usual defaults among the
+   starting points. The search loss is log loss for classification, the selection metric
+   for regression. Every fold's scores on every metric are recorded as it runs, so the
+   leaderboard costs no extra fit.
+3. Each family's best configuration becomes a leaderboard row with its mean CV scores;
+   :func:`champion.training.selection.select` picks the one to ship.
+4. That configuration is refit on all the rows as ``Pipeline(preprocess, model)``: it
+   takes the raw feature frame, so serving needs nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.pipeline import Pipeline
+
+from champion.datasets import Schema, Task
+from champion.errors import InvalidInputError
+from champion.training.estimator import LabelledClassifier
+from champion.training.preprocessing import build_preprocessor
+from champion.training.scoring import classification_scores, regression_scores
+from champion.training.selection import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    Candidate,
+    Selection,
+    select,
+)
+
+__all__ = ["TrainConfig", "TrainResult", "train"]
+
+CLASSIFIERS = ("lgbm", "xgboost", "histgb", "rf", "extra_tree", "lrl2")
+REGRESSORS = ("lgbm", "xgboost", "histgb", "rf", "extra_tree")
+#: scikit-learn / LightGBM defaults evaluated first, so the search never ends below them.
+STARTING_POINTS: dict[str, dict[str, Any]] = {
+    "lgbm": {"n_estimators": 100, "num_leaves": 31},
+    "histgb": {"n_estimators": 100, "max_leaves": 31},
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Parameters of a training run (validated on construction)."""
+
+    task: Task | None = None  # default: inferred from the target
+    metric: str | None = None  # default: recall (classification), mae (regression)
+    budget: float = 30.0  # seconds of search
+    seed: int = 42
+    folds: int = 5
+    estimators: tuple[str, ...] | None = None
+    precision_tolerance: float = 0.05
+    min_precision: float = 0.0
+    min_rows: int = 50
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.budget <= 0:
+            problems.append(f"budget must be positive, got {self.budget}")
+        if not 2 <= self.folds <= 20:
+            problems.append(f"folds must be between 2 and 20, got {self.folds}")
+        if self.min_rows < 10:
+            problems.append(f"min_rows must be at least 10, got {self.min_rows}")
+        if not 0 <= self.precision_tolerance <= 1 or not 0 <= self.min_precision <= 1:
+            problems.append("precision_tolerance and min_precision must be in [0, 1]")
+        allowed = {*CLASSIFIERS, *REGRESSORS}
+        unknown = sorted(set(self.estimators or ()) - allowed)
+        if unknown:
+            problems.append(f"unknown estimator(s) {unknown}; choose from {sorted(allowed)}")
+        if problems:
+            raise InvalidInputError("invalid training configuration: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A trained model and everything learned on the way."""
+
+    model: Any = field(repr=False)  # sklearn-compatible: raw feature frame in
+    task: Task
+    metric: str
+    search_loss: str
+    schema: Schema
+    classes: tuple[Any, ...] | None
+    leaderboard: tuple[Candidate, ...]
+    selection: Selection
+    n_rows: int
+    n_trials: int
+    search_seconds: float
+    fit_seconds: float
+    config: TrainConfig
+
+    @property
+    def cv_scores(self) -> dict[str, float]:
+        """CV scores of the shipped model (at its tuned threshold, if any)."""
+        return self.selection.scores
+
+    def leaderboard_frame(self) -> pd.DataFrame:
+        """One row per estimator family: CV means at 0.5, and the tuned operating point."""
+        rows = []
+        for c in self.leaderboard:
+            row: dict[str, Any] = {"family": c.family, "selected": c is self.selection.chosen}
+            row.update(c.cv)
+            point = self.selection.points.get(c.family)
+            if self.selection.points:
+                row["threshold"] = point.threshold if point else None
+                row["recall_at_threshold"] = point.recall if point else None
+                row["precision_at_threshold"] = point.precision if point else None
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def _params_key(family: str, params: dict[str, Any]) -> str:
+    """Identity of a configuration: the estimator parameters FLAML derives from it."""
+    clean = {k: v for k, v in params.items() if k != "n_jobs" and not k.startswith("FLAML_")}
+    return family + json.dumps(clean, sort_keys=True, default=str)
+
+
+class _FoldRecorder:
+    """Collects every fold's scores per (family, configuration) during the search."""
+
+    def __init__(self, classes: dict[str, type], flaml_task: str) -> None:
+        self._classes = classes
+        self._families = {cls: name for name, cls in classes.items()}
+        self._task = flaml_task
+        self._lock = threading.Lock()
+        self.folds: dict[str, list[dict[str, float]]] = defaultdict(list)
+        self.oof: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+
+    def add(
+        self, estimator: Any, scores: dict[str, float], oof: tuple[Any, Any] | None = None
+    ) -> None:
+        family = self._families.get(type(estimator), type(estimator).__name__)
+        key = _params_key(family, estimator.params)
+        with self._lock:
+            self.folds[key].append(scores)
+            if oof is not None:
+                y, p = oof
+                self.oof[key].append((np.asarray(y, dtype=np.int8), np.asarray(p, np.float32)))
+
+    @property
+    def n_evaluations(self) -> int:
+        with self._lock:
+            return len(self.folds)
+
+    def candidate(self, family: str, config: dict[str, Any]) -> Candidate | None:
+        """The leaderboard row of a configuration: fold means and pooled out-of-fold."""
+        params = self._classes[family](task=self._task, n_jobs=1, **config).params
+        key = _params_key(family, params)
+        folds = self.folds.get(key, [])
+        if not folds:
+            return None
+        cv = {k: float(np.nanmean([f[k] for f in folds])) for k in folds[0]}
+        parts = self.oof.get(key)
+        oof = None
+        if parts:
+            oof = (np.concatenate([y for y, _ in parts]), np.concatenate([p for _, p in parts]))
+        return Candidate(family=family, config=dict(config), cv=cv, folds=len(folds), oof=oof)
+
+
+def _validate(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> tuple[Task, str]:
+    if schema.target is None or schema.target not in frame.columns:
+        raise InvalidInputError("training needs a target column: give --target COL")
+    task = config.task or schema.task or "classification"
+    y = frame[schema.target]
+    if y.isna().all():
+        raise InvalidInputError(f"target {schema.target!r} has no values")
+    n = int(y.notna().sum())
+    if n < config.min_rows:
+        raise InvalidInputError(
+            f"too few rows to train: {n} labelled rows, need at least {config.min_rows}"
+        )
+    metric = config.metric or ("recall" if task == "classification" else "mae")
+    allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    if metric not in allowed:
+        raise InvalidInputError(
+            f"metric {metric!r} does not fit a {task} task; choose from {', '.join(allowed)}"
+        )
+    if task == "classification":
+        counts = y.value_counts()
+        if len(counts) < 2:
+            raise InvalidInputError(
+                f"target {schema.target!r} has a single class ({counts.index[0]!r}); "
+                "a classifier needs at least two"
+            )
+        small = counts[counts < config.folds]
+        if not small.empty:
+            raise InvalidInputError(
+                f"class {small.index[0]!r} of {schema.target!r} has {int(small.iloc[0])} rows; "
+                f"each class needs at least {config.folds} (one per CV fold)"
+            )
+    elif not pd.api.types.is_numeric_dtype(y):
+        raise InvalidInputError(f"regression target {schema.target!r} must be numeric")
+    return task, metric
+
+
+def train(
+    frame: pd.DataFrame,
+    schema: Schema,
+    config: TrainConfig | None = None,
+    *,
+    on_progress: Callable[[float, int], None] | None = None,
+) -> TrainResult:
+    """Search, select and refit; ``on_progress(elapsed_seconds, evaluations)`` ticks."""
+    from flaml import AutoML  # heavy import, only when training
+
+    config = config or TrainConfig()
+    task, metric = _validate(frame, schema, config)
+    data = frame.loc[frame[schema.target].notna()].reset_index(drop=True)
+    features = data.loc[:, list(schema.features)]
+    classes: tuple[Any, ...] | None = None
+    if task == "classification":
+        codes, uniques = pd.factorize(data[schema.target], sort=True)
+        classes, y = tuple(uniques.tolist()), codes.astype(np.int64)
+        flaml_task = "binary" if len(classes) == 2 else "multiclass"
+        families = config.estimators or CLASSIFIERS
+        search_loss = "log_loss"
+    else:
+        y = data[schema.target].to_numpy(dtype=np.float64)
+        flaml_task = "regression"
+        families = tuple(f for f in (config.estimators or REGRESSORS) if f != "lrl2")
+        search_loss = metric
+
+    preprocessor = build_preprocessor(schema)
+    matrix = preprocessor.fit_transform(features)
+    automl = AutoML()
+    estimator_classes = _estimator_classes(flaml_task, families)
+    recorder = _FoldRecorder(estimator_classes, flaml_task)
+    n_classes = len(classes) if classes else 0
+
+    def metric_fn(X_val, y_val, estimator, labels, X_train, y_train, *args: Any, **kw: Any):
+        if flaml_task == "regression":
+            scores = regression_scores(y_val, estimator.predict(X_val))
+            loss = 1.0 - scores["r2"] if search_loss == "r2" else scores[search_loss]
+        else:
+            proba = estimator.predict_proba(X_val)
+            scores = classification_scores(y_val, proba, n_classes)
+            loss = scores["log_loss"]
+            if flaml_task == "binary":
+                recorder.add(estimator, scores, (y_val, np.asarray(proba)[:, 1]))
+                return loss, {k: v for k, v in scores.items() if np.isfinite(v)}
+        recorder.add(estimator, scores)
+        return loss, {k: v for k, v in scores.items() if np.isfinite(v)}
+
+    settings = {
+        "task": flaml_task,
+        "metric": metric_fn,
+        "time_budget": config.budget,
+        "estimator_list": list(families),
+        "eval_method": "cv",
+        "n_splits": config.folds,
+        "split_type": "stratified" if task == "classification" else "uniform",
+        "n_jobs": 1,
+        "seed": config.seed,
+        "sample": False,
+        "retrain_full": False,
+        "starting_points": {k: v for k, v in STARTING_POINTS.items() if k in families},
+        "train_time_limit": max(config.budget / 3, 5.0),
+        "verbose": 0,
+        "mlflow_logging": False,
+        "log_file_name": "",
+    }
+    start = time.monotonic()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            automl.fit(X_train=matrix, y_train=y, **settings)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, name="champion-automl", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(timeout=0.25)
+        if on_progress:
+            on_progress(time.monotonic() - start, recorder.n_evaluations)
+    if errors:
+        raise errors[0]
+    search_seconds = time.monotonic() - start
+    if automl.best_estimator is None:
+        raise InvalidInputError(f"the search found no model in {config.budget:g} s; raise --budget")
+
+    leaderboard = [
+        cand
+        for family, best in automl.best_config_per_estimator.items()
+        if best is not None and (cand := recorder.candidate(family, best)) is not None
+    ]
+    selection = select(
+        leaderboard,
+        metric=metric,
+        search_loss=search_loss,
+        precision_tolerance=config.precision_tolerance,
+        min_precision=config.min_precision,
+    )
+    fit_start = time.monotonic()
+    model = _final_model(
+        preprocessor,
+        estimator_classes[selection.chosen.family],
+        flaml_task,
+        selection.chosen.config,
+        config.seed,
+        classes,
+        selection.threshold,
+    )
+    labelled = isinstance(model, LabelledClassifier)
+    model.fit(features, data[schema.target] if labelled else y)
+    leaderboard.sort(key=lambda c: c.cv[search_loss])
+    return TrainResult(
+        model=model,
+        task=task,
+        metric=metric,
+        search_loss=search_loss,
+        schema=schema,
+        classes=classes,
+        leaderboard=tuple(leaderboard),
+        selection=selection,
+        n_rows=len(data),
+        n_trials=recorder.n_evaluations,
+        search_seconds=search_seconds,
+        fit_seconds=time.monotonic() - fit_start,
+        config=config,
+    )
+
+
+def _estimator_classes(flaml_task: str, families: tuple[str, ...]) -> dict[str, type]:
+    from flaml.automl.task.factory import task_factory
+
+    task = task_factory(flaml_task, None, None)
+    return {name: task.estimator_class_from_str(name) for name in families}
+
+
+def _final_model(
+    preprocessor: Any,
+    flaml_class: type,
+    flaml_task: str,
+    config: dict[str, Any],
+    seed: int,
+    classes: tuple[Any, ...] | None,
+    threshold: float | None = None,
+) -> Any:
+    wrapper = flaml_class(task=flaml_task, n_jobs=1, **config)
+    params = dict(wrapper.params)
+    if "random_state" in params or flaml_class.__name__.startswith(("LGBM", "XGB")):
+        params["random_state"] = seed
+    model: Any = Pipeline(
+        [("preprocess", clone(preprocessor)), ("model", wrapper.estimator_class(**params))]
+    )
+    if threshold is not None:
+        model = FixedThresholdClassifier(
+            model, threshold=threshold, response_method="predict_proba"
+        )
+    if classes is None or classes == tuple(range(len(classes))):
+        return model
+    return LabelledClassifier(model, classes)
