@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from champion.errors import ConfigError
@@ -67,6 +67,27 @@ class Settings(BaseSettings):
         validation_alias=_env("comparison_name", "COMPARISON_NAME"),
     )
     mlflow_log: bool = Field(True, validation_alias=_env("mlflow_log", "MLFLOW_LOG"))
+    mlflow_username: str | None = Field(
+        None,
+        validation_alias=_env("mlflow_username", "MLFLOW_TRACKING_USERNAME"),
+        description="User for an MLflow server with basic auth.",
+    )
+    mlflow_password: SecretStr | None = Field(
+        None,
+        validation_alias=_env("mlflow_password", "MLFLOW_TRACKING_PASSWORD"),
+        description="Password for an MLflow server with basic auth (never logged).",
+    )
+    registry_cache_ttl: float = Field(
+        30.0,
+        ge=0,
+        validation_alias=_env("registry_cache_ttl"),
+        description="Seconds an alias lookup is cached (a lookup over HTTP costs ~0.5 s).",
+    )
+    actor: str | None = Field(
+        None,
+        validation_alias=_env("actor"),
+        description="Who is recorded for alias moves; default: user@host.",
+    )
     train_path: Path | None = Field(None, validation_alias=_env("train_path", "TRAIN_PATH"))
     current_path: Path | None = Field(None, validation_alias=_env("current_path", "CURRENT_PATH"))
     ab_log_path: Path | None = Field(
@@ -110,6 +131,24 @@ class Settings(BaseSettings):
         "bonferroni", validation_alias=_env("drift_correction")
     )
 
+    # -- training ------------------------------------------------------------------------
+    train_budget: float = Field(
+        30.0, gt=0, validation_alias=_env("train_budget"), description="Search seconds."
+    )
+    train_metric: str | None = Field(
+        None,
+        validation_alias=_env("train_metric"),
+        description="Selection metric; default recall (classification) or mae (regression).",
+    )
+    cv_folds: int = Field(5, ge=2, le=20, validation_alias=_env("cv_folds"))
+    precision_tolerance: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        validation_alias=_env("precision_tolerance"),
+        description="Recall selection: precision that may be given up for recall.",
+    )
+
     # -- A/B ---------------------------------------------------------------------------
     ab_split_b: float = Field(
         0.5,
@@ -136,6 +175,30 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        """Where the embedded mode keeps MLflow artifacts."""
+        return self.home / "artifacts"
+
+    @property
+    def embedded(self) -> bool:
+        """True when MLflow runs in-process on a local store (no server)."""
+        return not self.tracking_uri.startswith(("http://", "https://", "databricks"))
+
+    @property
+    def who(self) -> str:
+        """The actor recorded for alias moves."""
+        if self.actor:
+            return self.actor
+        import getpass
+        import socket
+
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        return f"{user}@{socket.gethostname()}"
 
     @property
     def events_path(self) -> Path:

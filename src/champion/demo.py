@@ -49,7 +49,8 @@ def run_demo(
     console: Console,
 ) -> dict[str, DriftResult]:
     """Run the demo story; returns the drift result of each traffic window."""
-    from champion.cli import drift_config, print_drift
+    from champion.cli.common import print_drift
+    from champion.lifecycle import drift_config
 
     cols = tuple(drift_cols) if drift_cols else default_drift_cols(source)
     unknown = [c for c in cols if c not in source.schema.features]

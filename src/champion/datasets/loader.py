@@ -66,6 +66,7 @@ class Dataset:
     name: str
     frame: pd.DataFrame = field(repr=False)
     schema: Schema
+    source: str = ""  # where the rows came from (a file path), for lineage records
 
     @property
     def features(self) -> pd.DataFrame:
@@ -185,7 +186,9 @@ def load_dataset(name: str) -> Dataset:
     filename, target, task = BUNDLED[key]
     with resources.as_file(resources.files("champion.datasets") / "data" / filename) as path:
         frame = pd.read_csv(path)
-    return Dataset(name=key, frame=frame, schema=infer_schema(frame, target=target, task=task))
+        source = str(path)
+    schema = infer_schema(frame, target=target, task=task)
+    return Dataset(name=key, frame=frame, schema=schema, source=source)
 
 
 def load_data(
@@ -197,7 +200,8 @@ def load_data(
     """Load any CSV/Parquet table and infer its schema (``target`` optional)."""
     frame = read_table(path)
     return Dataset(
-        name=Path(path).stem,
+        name=Path(path).name.split(".")[0],
         frame=frame,
         schema=infer_schema(frame, target=target, task=task, features=features),
+        source=str(Path(path).resolve()),
     )

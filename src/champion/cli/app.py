@@ -1,0 +1,21 @@
+"""The Typer application and its sub-command groups (commands live in sibling modules)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="champion",
+    help="Keep a production tabular model healthy: drift, AutoML retraining, A/B, promotion.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+simulate_app = typer.Typer(help="Simulated traffic and drift.", no_args_is_help=True)
+registry_app = typer.Typer(help="Model versions, aliases and their history.", no_args_is_help=True)
+lifecycle_app = typer.Typer(
+    help="The lifecycle steps the Airflow DAGs run, from the shell.", no_args_is_help=True
+)
+app.add_typer(simulate_app, name="simulate")
+app.add_typer(registry_app, name="registry")
+app.add_typer(lifecycle_app, name="lifecycle")

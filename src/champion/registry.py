@@ -1,0 +1,328 @@
+"""The MLflow model registry, through aliases (never the deprecated stages).
+
+Two aliases matter: ``champion`` (serves traffic) and ``challenger`` (under test). Every
+alias move — register, promote, reject, rollback — is recorded **in MLflow itself**:
+
+* as a registered-model tag ``champion.event.<ns timestamp>`` holding JSON
+  ``{action, alias, version, previous, actor, at, reason}`` (the history), and
+* as model-version tags ``champion.<action>.at/by/reason`` on the version concerned,
+
+so the audit trail survives with the registry. ``rollback`` walks that history: the
+champion returns to the version it replaced when it was promoted, and a second rollback
+goes one step further back.
+
+Alias lookups are cached for ``cache_ttl`` seconds (one lookup against a server with
+basic auth costs ~0.5 s); the registry's own moves invalidate the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from champion.errors import BackendError, ConflictError, NotFoundError
+
+Alias = Literal["champion", "challenger"]
+CHAMPION: Alias = "champion"
+CHALLENGER: Alias = "challenger"
+EVENT_PREFIX = "champion.event."
+_MAX_REASON = 1000
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """A registered model version."""
+
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    created_at: datetime
+    aliases: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class AliasEvent:
+    """One recorded alias move."""
+
+    at: str
+    action: str  # register | promote | reject | rollback
+    alias: str
+    version: str | None
+    previous: str | None
+    actor: str
+    reason: str
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+
+def _wrap(exc: Exception, what: str) -> BackendError:
+    message = getattr(exc, "message", None) or str(exc)
+    return BackendError(f"MLflow registry failed to {what}: {message}")
+
+
+def _is_missing(exc: Exception) -> bool:
+    code = getattr(exc, "error_code", "")
+    return code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
+
+
+class ModelRegistry:
+    """Adapter over ``MlflowClient`` for one registered model."""
+
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        *,
+        cache_ttl: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.name = name
+        self.cache_ttl = cache_ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, VersionInfo | None]] = {}
+        self._lock = threading.Lock()
+
+    # -- reading -------------------------------------------------------------------
+    def _info(self, mv: Any, aliases: tuple[str, ...] | None = None) -> VersionInfo:
+        return VersionInfo(
+            name=mv.name,
+            version=str(mv.version),
+            run_id=mv.run_id or None,
+            source=mv.source,
+            created_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=UTC),
+            aliases=tuple(aliases if aliases is not None else (mv.aliases or ())),
+            tags=dict(mv.tags or {}),
+        )
+
+    def alias(self, alias: str, *, refresh: bool = False) -> VersionInfo | None:
+        """The version behind ``alias`` (cached), or None if the alias is not set."""
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(alias)
+        if hit is not None and not refresh and now - hit[0] < self.cache_ttl:
+            return hit[1]
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version_by_alias(self.name, alias)
+            info: VersionInfo | None = self._info(mv)
+        except MlflowException as exc:
+            if not _is_missing(exc):
+                raise _wrap(exc, f"look up alias {alias!r}") from exc
+            info = None
+        with self._lock:
+            self._cache[alias] = (now, info)
+        return info
+
+    def get(self, version: str) -> VersionInfo:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self._info(self.client.get_model_version(self.name, str(version)))
+        except MlflowException as exc:
+            if _is_missing(exc):
+                raise NotFoundError(f"model {self.name!r} has no version {version}") from exc
+            raise _wrap(exc, f"read version {version}") from exc
+
+    def versions(self) -> list[VersionInfo]:
+        """Every version, newest first, with its current aliases."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(f"name = '{self.name}'")
+            model = self.client.get_registered_model(self.name)
+        except MlflowException as exc:
+            if _is_missing(exc):
+                return []
+            raise _wrap(exc, "list versions") from exc
+        by_version: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            by_version.setdefault(str(version), []).append(alias)
+        infos = [self._info(mv, tuple(sorted(by_version.get(str(mv.version), [])))) for mv in found]
+        return sorted(infos, key=lambda v: int(v.version), reverse=True)
+
+    def history(self) -> list[AliasEvent]:
+        """Every recorded alias move, oldest first."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            tags = self.client.get_registered_model(self.name).tags or {}
+        except MlflowException as exc:
+            if _is_missing(exc):
+                return []
+            raise _wrap(exc, "read history") from exc
+        events = [
+            AliasEvent(**json.loads(value))
+            for key, value in sorted(tags.items())
+            if key.startswith(EVENT_PREFIX)
+        ]
+        return events
+
+    # -- writing -------------------------------------------------------------------
+    def _record(self, event: AliasEvent) -> None:
+        key = f"{EVENT_PREFIX}{time.time_ns():020d}"
+        self.client.set_registered_model_tag(self.name, key, event.to_json())
+        if event.version is not None:
+            for suffix, value in (("at", event.at), ("by", event.actor), ("reason", event.reason)):
+                self.client.set_model_version_tag(
+                    self.name, event.version, f"champion.{event.action}.{suffix}", value
+                )
+
+    def _move(
+        self,
+        action: str,
+        alias: str,
+        version: str | None,
+        *,
+        actor: str,
+        reason: str,
+        previous: str | None,
+    ) -> AliasEvent:
+        from mlflow.exceptions import MlflowException
+
+        event = AliasEvent(
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+            action=action,
+            alias=alias,
+            version=version,
+            previous=previous,
+            actor=actor,
+            reason=reason[:_MAX_REASON],
+        )
+        try:
+            if version is None:
+                self.client.delete_registered_model_alias(self.name, alias)
+            else:
+                self.client.set_registered_model_alias(self.name, alias, version)
+        except MlflowException as exc:
+            raise _wrap(exc, f"{action} ({alias} -> {version})") from exc
+        finally:
+            with self._lock:
+                self._cache.clear()
+        try:
+            self._record(event)
+        except MlflowException as exc:
+            raise BackendError(
+                f"alias {alias!r} moved to {version} but the history could not be recorded: "
+                f"{getattr(exc, 'message', exc)}"
+            ) from exc
+        return event
+
+    def register(
+        self,
+        model_uri: str,
+        run_id: str | None,
+        *,
+        alias: Alias | None,
+        actor: str,
+        reason: str,
+        model_id: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> VersionInfo:
+        """Register a new version from a logged model, optionally under ``alias``."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            try:
+                self.client.create_registered_model(self.name)
+            except MlflowException as exc:
+                if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            mv = self.client.create_model_version(
+                self.name, model_uri, run_id=run_id, tags=tags, model_id=model_id
+            )
+        except MlflowException as exc:
+            raise _wrap(exc, f"register {model_uri}") from exc
+        version = str(mv.version)
+        if alias is not None:
+            previous = self.alias(alias, refresh=True)
+            self._move(
+                "register",
+                alias,
+                version,
+                actor=actor,
+                reason=reason,
+                previous=previous.version if previous else None,
+            )
+        return self.get(version)
+
+    def promote(self, version: str | None = None, *, actor: str, reason: str) -> AliasEvent:
+        """Make ``version`` (default: the challenger) the champion; remember the old one."""
+        challenger = self.alias(CHALLENGER, refresh=True)
+        if version is None:
+            if challenger is None:
+                raise NotFoundError(f"model {self.name!r} has no challenger to promote")
+            version = challenger.version
+        target = self.get(version).version
+        current = self.alias(CHAMPION, refresh=True)
+        if current is not None and current.version == target:
+            raise ConflictError(f"version {target} is already the champion")
+        event = self._move(
+            "promote",
+            CHAMPION,
+            target,
+            actor=actor,
+            reason=reason,
+            previous=current.version if current else None,
+        )
+        if challenger is not None and challenger.version == target:
+            self._move("clear", CHALLENGER, None, actor=actor, reason=reason, previous=target)
+        return event
+
+    def reject_challenger(self, *, actor: str, reason: str) -> AliasEvent:
+        """Remove the challenger alias; the version keeps a record of why."""
+        challenger = self.alias(CHALLENGER, refresh=True)
+        if challenger is None:
+            raise NotFoundError(f"model {self.name!r} has no challenger to reject")
+        event = self._move(
+            "reject", CHALLENGER, None, actor=actor, reason=reason, previous=challenger.version
+        )
+        try:
+            self.client.set_model_version_tag(
+                self.name, challenger.version, "champion.rejected", event.at
+            )
+        except Exception as exc:  # the alias is gone; the tag is a convenience
+            raise _wrap(exc, "tag the rejected version") from exc
+        return event
+
+    def previous_champion(self) -> str | None:
+        """The version the current champion replaced (walking back over rollbacks)."""
+        current = self.alias(CHAMPION, refresh=True)
+        if current is None:
+            return None
+        for event in reversed(self.history()):
+            if (
+                event.alias == CHAMPION
+                and event.version == current.version
+                and event.action in ("register", "promote")
+            ):
+                return event.previous
+        return None
+
+    def rollback(self, *, actor: str, reason: str) -> AliasEvent:
+        """The champion returns to the version it replaced."""
+        current = self.alias(CHAMPION, refresh=True)
+        if current is None:
+            raise NotFoundError(f"model {self.name!r} has no champion to roll back")
+        previous = self.previous_champion()
+        if previous is None:
+            raise NotFoundError(
+                f"champion v{current.version} of {self.name!r} replaced no earlier champion; "
+                "nothing to roll back to"
+            )
+        return self._move(
+            "rollback", CHAMPION, previous, actor=actor, reason=reason, previous=current.version
+        )

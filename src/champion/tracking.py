@@ -1,0 +1,109 @@
+"""Connecting to MLflow: the embedded store or a tracking server, checked up front.
+
+:func:`connect` points MLflow at the URI in force, passes basic-auth credentials from
+the settings, keeps MLflow's HTTP retries short (its default retries for minutes), and
+for a server checks — before any long work — that it answers and accepts the
+credentials. An unreachable server or rejected credentials is a
+:class:`~champion.errors.ConfigError` naming the URI.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from champion.config import Settings
+from champion.errors import BackendError, ConfigError
+
+#: MLflow's own retry settings, unless the user set them.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """An MLflow connection: the client and where experiments keep artifacts."""
+
+    client: object  # mlflow.MlflowClient (kept untyped: mlflow imports lazily)
+    uri: str
+    artifact_root: str | None  # embedded: a file URI under `home`; server: its own
+
+
+def _check_server(uri: str, settings: Settings) -> None:
+    import requests
+
+    auth = None
+    if settings.mlflow_username and settings.mlflow_password:
+        auth = (settings.mlflow_username, settings.mlflow_password.get_secret_value())
+    base = uri.rstrip("/")
+    try:
+        health = requests.get(f"{base}/health", timeout=5)
+    except requests.RequestException as exc:
+        raise ConfigError(
+            f"MLflow tracking server {uri} is unreachable ({type(exc).__name__}); "
+            "check MLFLOW_TRACKING_URI and that the server runs"
+        ) from exc
+    if health.status_code >= 500:
+        raise ConfigError(f"MLflow tracking server {uri} answers {health.status_code} on /health")
+    probe = requests.get(
+        f"{base}/api/2.0/mlflow/experiments/search",
+        params={"max_results": 1},
+        auth=auth,
+        timeout=10,
+    )
+    if probe.status_code in (401, 403):
+        who = "no credentials" if auth is None else f"user {settings.mlflow_username!r}"
+        raise ConfigError(
+            f"MLflow tracking server {uri} refused {who} ({probe.status_code}); set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+        )
+
+
+def connect(settings: Settings) -> Tracking:
+    """Configure MLflow for ``settings`` and return a checked client."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = settings.tracking_uri
+    for key, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if settings.mlflow_username and settings.mlflow_password:
+        os.environ["MLFLOW_TRACKING_USERNAME"] = settings.mlflow_username
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = settings.mlflow_password.get_secret_value()
+    artifact_root = None
+    if settings.embedded:
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        settings.artifact_root.mkdir(parents=True, exist_ok=True)
+        artifact_root = settings.artifact_root.resolve().as_uri()
+    else:
+        _check_server(uri, settings)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    except Exception as exc:  # invalid URI scheme, unusable store
+        raise ConfigError(f"cannot open MLflow tracking URI {uri!r}: {exc}") from exc
+    return Tracking(client=client, uri=uri, artifact_root=artifact_root)
+
+
+def ensure_experiment(tracking: Tracking, name: str) -> str:
+    """The id of experiment ``name``, created (with the embedded artifact root) if absent."""
+    from mlflow.exceptions import MlflowException
+
+    client = tracking.client
+    try:
+        experiment = client.get_experiment_by_name(name)  # type: ignore[attr-defined]
+        if experiment is not None:
+            if experiment.lifecycle_stage == "deleted":
+                client.restore_experiment(experiment.experiment_id)  # type: ignore[attr-defined]
+            return str(experiment.experiment_id)
+        return str(
+            client.create_experiment(name, artifact_location=tracking.artifact_root)  # type: ignore[attr-defined]
+        )
+    except MlflowException as exc:
+        raise BackendError(f"MLflow could not open experiment {name!r}: {exc.message}") from exc

@@ -1,0 +1,171 @@
+"""Log a training run to MLflow: parameters, leaderboard, model, drift profile, dataset."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import pandas as pd
+
+from champion.drift import ReferenceProfile
+from champion.errors import BackendError
+from champion.training.automl import TrainResult
+
+#: Where the drift reference profile of a run's training data lives among its artifacts.
+PROFILE_ARTIFACT = "drift/reference_profile.json"
+MODEL_NAME_IN_RUN = "model"
+_REQUIREMENTS = (
+    "scikit-learn",
+    "numpy",
+    "pandas",
+    "scipy",
+    "cloudpickle",
+    "lightgbm",
+    "xgboost",
+    "champion",
+)
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """Where a training run went in MLflow."""
+
+    run_id: str
+    experiment_id: str
+    model_uri: str
+    model_id: str | None
+    data_digest: str
+
+
+def data_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 over the rows and column names of ``frame`` (order-sensitive)."""
+    hasher = hashlib.sha256()
+    hasher.update("\x1f".join(map(str, frame.columns)).encode())
+    hasher.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return hasher.hexdigest()
+
+
+def _requirements() -> list[str]:
+    pins = []
+    for name in _REQUIREMENTS:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return pins
+
+
+def _input_example(features: pd.DataFrame) -> pd.DataFrame:
+    complete = features.dropna()
+    return (complete if len(complete) >= 3 else features).head(3).reset_index(drop=True)
+
+
+def log_training_run(
+    result: TrainResult,
+    frame: pd.DataFrame,
+    profile: ReferenceProfile,
+    *,
+    experiment_id: str,
+    dataset_name: str,
+    source: str,
+    tags: dict[str, str] | None = None,
+) -> LoggedRun:
+    """Log ``result`` (trained on ``frame``) as one MLflow run; return where it went."""
+    import mlflow
+    import mlflow.data
+    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import infer_signature
+
+    schema = result.schema
+    features = frame.loc[:, list(schema.features)]
+    digest = data_digest(frame)
+    selection = result.selection
+    params: dict[str, Any] = {
+        "task": result.task,
+        "metric": result.metric,
+        "search_loss": result.search_loss,
+        "budget_s": result.config.budget,
+        "seed": result.config.seed,
+        "cv_folds": result.config.folds,
+        "estimators": ",".join(c.family for c in result.leaderboard),
+        "target": schema.target,
+        "numeric_features": ",".join(schema.numeric),
+        "categorical_features": ",".join(schema.categorical),
+        "dropped_columns": ",".join(schema.dropped),
+        "preprocessing": "numeric: median impute + standardise; categorical: "
+        "missing level + one-hot (30 most frequent, rest grouped)",
+        "selected_family": selection.chosen.family,
+        "decision_threshold": selection.threshold if selection.threshold is not None else "",
+        "precision_tolerance": result.config.precision_tolerance,
+        "n_rows": result.n_rows,
+        "data_sha256": digest,
+    }
+    params.update({f"model.{k}": v for k, v in selection.chosen.config.items()})
+    metrics = {f"cv_{k}": v for k, v in result.cv_scores.items() if pd.notna(v)}
+    metrics.update(
+        search_seconds=result.search_seconds,
+        fit_seconds=result.fit_seconds,
+        n_evaluations=float(result.n_trials),
+    )
+    example = _input_example(features)
+    try:
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{dataset_name}") as run:
+            mlflow.set_tags(
+                {
+                    "champion.kind": "training",
+                    "champion.dataset": dataset_name,
+                    "champion.selection": selection.reason[:4000],
+                    "mlflow.note.content": selection.reason,
+                    **(tags or {}),
+                }
+            )
+            mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
+            mlflow.log_metrics(metrics)
+            board = result.leaderboard_frame()
+            mlflow.log_table(board, artifact_file="leaderboard.json")
+            mlflow.log_text(board.to_csv(index=False), "leaderboard.csv")
+            mlflow.log_dict(profile.to_dict(), PROFILE_ARTIFACT)
+            dataset = mlflow.data.from_pandas(
+                frame, source=source, name=dataset_name, targets=schema.target, digest=digest[:36]
+            )
+            mlflow.log_input(dataset, context="training")
+            # cloudpickle is deliberate (skops cannot hold FLAML/LightGBM pipelines); the
+            # warning MLflow prints about it would only alarm users.
+            logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+            info = mlflow.sklearn.log_model(
+                result.model,
+                name=MODEL_NAME_IN_RUN,
+                signature=infer_signature(example, result.model.predict(example)),
+                input_example=example,
+                serialization_format="cloudpickle",
+                pip_requirements=_requirements(),
+            )
+    except MlflowException as exc:
+        raise BackendError(f"MLflow failed to log the training run: {exc.message}") from exc
+    return LoggedRun(
+        run_id=run.info.run_id,
+        experiment_id=experiment_id,
+        model_uri=info.model_uri,
+        model_id=getattr(info, "model_id", None),
+        data_digest=digest,
+    )
+
+
+def load_profile(client: Any, run_id: str) -> ReferenceProfile:
+    """The drift reference profile stored with a training run."""
+    import json
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
+            with open(path, encoding="utf-8") as fh:
+                return ReferenceProfile.from_dict(json.load(fh))
+    except MlflowException as exc:
+        raise BackendError(f"run {run_id} has no drift profile: {exc.message}") from exc
