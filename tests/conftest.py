@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -34,7 +36,12 @@ def _isolated_env(
         "EXPERIMENT_NAME",
         "COMPARISON_NAME",
         "MLFLOW_LOG",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+        "MLFLOW_REGISTRY_URI",
     ):
+        monkeypatch.delenv(name, raising=False)
+    for name in [k for k in os.environ if k.startswith("CHAMPION_")]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
@@ -42,3 +49,12 @@ def _isolated_env(
 def write_csv(frame: pd.DataFrame, path) -> str:
     frame.to_csv(path, index=False)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_url(tmp_path_factory: pytest.TempPathFactory):
+    """A real MLflow tracking server with basic auth, shared by the session."""
+    from servers import mlflow_server
+
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server

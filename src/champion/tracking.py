@@ -71,9 +71,14 @@ def connect(settings: Settings) -> Tracking:
     uri = settings.tracking_uri
     for key, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(key, value)
+    # MLflow reads credentials from the environment only; make it match the settings
+    # (which were read from it), so credentials of an earlier connection never linger.
     if settings.mlflow_username and settings.mlflow_password:
         os.environ["MLFLOW_TRACKING_USERNAME"] = settings.mlflow_username
         os.environ["MLFLOW_TRACKING_PASSWORD"] = settings.mlflow_password.get_secret_value()
+    else:
+        os.environ.pop("MLFLOW_TRACKING_USERNAME", None)
+        os.environ.pop("MLFLOW_TRACKING_PASSWORD", None)
     artifact_root = None
     if settings.embedded:
         if uri.startswith("sqlite:///"):
