@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -165,18 +166,34 @@ def _actor(settings: Settings) -> str:
     return settings.who
 
 
+JsonOpt = Annotated[bool, Opt("--json", help="Print JSON instead of a table.")]
+
+
 @registry_app.command("list")
-def registry_list() -> None:
+def registry_list(as_json: JsonOpt = False) -> None:
     """Every version of the model, with its aliases and run."""
     settings = load_settings()
     registry = open_registry(settings)
     versions = registry.versions()
+    if as_json:
+        rows = [
+            {
+                "version": v.version,
+                "aliases": list(v.aliases),
+                "created_at": v.created_at.isoformat(),
+                "run_id": v.run_id,
+                "tags": v.tags,
+            }
+            for v in versions
+        ]
+        console.print_json(json.dumps(rows))
+        return
     if not versions:
         console.print(f"model {settings.model_name!r} has no registered version yet")
         return
     table = Table(title=f"{settings.model_name} ({registry.client.tracking_uri})")
     for col in ("version", "aliases", "created (UTC)", "run", "dataset", "last move"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for v in versions:
         moves = {
             k: val for k, val in v.tags.items() if k.startswith("champion.") and k.endswith(".at")
@@ -194,16 +211,19 @@ def registry_list() -> None:
 
 
 @registry_app.command("history")
-def registry_history() -> None:
+def registry_history(as_json: JsonOpt = False) -> None:
     """Who moved which alias, when, and why."""
     settings = load_settings()
     events = open_registry(settings).history()
+    if as_json:
+        console.print_json(json.dumps([e.__dict__ for e in events]))
+        return
     if not events:
         console.print(f"model {settings.model_name!r} has no recorded alias move yet")
         return
     table = Table(title=f"Alias history of {settings.model_name}")
     for col in ("when (UTC)", "action", "alias", "version", "previous", "by", "why"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for e in events:
         table.add_row(
             e.at, e.action, e.alias, e.version or "—", e.previous or "—", e.actor, e.reason

@@ -58,9 +58,12 @@ def _requirements() -> list[str]:
     return pins
 
 
-def _input_example(features: pd.DataFrame) -> pd.DataFrame:
+def _input_example(features: pd.DataFrame, numeric: tuple[str, ...]) -> pd.DataFrame:
+    """Three rows for the signature; numeric features as doubles, since any of them may
+    arrive missing at serving time (an integer column cannot hold a missing value)."""
     complete = features.dropna()
-    return (complete if len(complete) >= 3 else features).head(3).reset_index(drop=True)
+    example = (complete if len(complete) >= 3 else features).head(3).reset_index(drop=True)
+    return example.astype({name: "float64" for name in numeric})
 
 
 def log_training_run(
@@ -111,7 +114,7 @@ def log_training_run(
         fit_seconds=result.fit_seconds,
         n_evaluations=float(result.n_trials),
     )
-    example = _input_example(features)
+    example = _input_example(features, schema.numeric)
     try:
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{dataset_name}") as run:
             mlflow.set_tags(
