@@ -13,45 +13,20 @@ included) and the check's own share of it (peak minus the RSS just before the ch
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import venv
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from _runner import ensure_venv, run_worker
+
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "_drift_worker.py"
 EVIDENTLY_VENV = HERE / ".venv-evidently"
 EVIDENTLY_SPEC = ["evidently==0.7.23", "pandas<3"]
-
-
-def evidently_python(console: Console) -> Path:
-    python = EVIDENTLY_VENV / "bin" / "python"
-    check = [str(python), "-c", "import evidently; assert evidently.__version__ == '0.7.23'"]
-    if python.exists() and subprocess.run(check, capture_output=True, check=False).returncode == 0:
-        return python
-    console.print(f"installing {' '.join(EVIDENTLY_SPEC)} into {EVIDENTLY_VENV} ...")
-    venv.create(EVIDENTLY_VENV, with_pip=True, clear=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *EVIDENTLY_SPEC], check=True)
-    return python
-
-
-def measure(python: Path, tool: str, rows: int, drift: bool, out: Path) -> dict[str, float]:
-    proc = subprocess.run(
-        [str(python), str(WORKER), tool, str(rows), "1" if drift else "0", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"{tool} at {rows} rows failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -60,7 +35,14 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     console = Console(width=170)
-    ev_python = evidently_python(console)
+    ev_python = ensure_venv(
+        EVIDENTLY_VENV,
+        EVIDENTLY_SPEC,
+        "import evidently; assert evidently.__version__ == '0.7.23'",
+        console,
+    )
+    if ev_python is None:
+        raise SystemExit("Evidently 0.7.23 did not install; nothing to compare with")
 
     table = Table(
         title="Drift check incl. HTML report: champion vs Evidently 0.7.23 DataDriftPreset"
@@ -83,8 +65,9 @@ def main() -> None:
             for drift in (False, True):
                 out = Path(tmp) / f"{rows}-{int(drift)}"
                 console.print(f"[dim]{rows:,} rows, drift={drift} ...[/]")
-                ch = measure(Path(sys.executable), "champion", rows, drift, out)
-                ev = measure(ev_python, "evidently", rows, drift, out)
+                flag = int(drift)
+                ch = run_worker(Path(sys.executable), WORKER, "champion", rows, flag, out)
+                ev = run_worker(ev_python, WORKER, "evidently", rows, flag, out)
                 ch_own = max(ch["peak_mb"] - ch["baseline_mb"], 1.0)
                 ev_own = max(ev["peak_mb"] - ev["baseline_mb"], 1.0)
                 table.add_row(

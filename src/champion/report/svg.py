@@ -36,7 +36,7 @@ def grouped_bars(
     percent: bool = True,
 ) -> str:
     """Vertical grouped bars: one group per label, one bar per (name, values, color)."""
-    left, right, top, bottom = 44, 10, 22, 70
+    left, right, top, bottom = 44, 36, 22, 70
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((v for _, values, _ in series for v in values), default=0.0) or 1.0
     group_w = plot_w / max(len(labels), 1)
