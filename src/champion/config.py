@@ -158,6 +158,31 @@ class Settings(BaseSettings):
         description="Share of traffic routed to the challenger (hash and random modes).",
     )
 
+    ab_mode: Literal["hash", "random", "shadow", "off"] = Field(
+        "hash",
+        validation_alias=_env("ab_mode"),
+        description="Routing when no A/B configuration is stored yet.",
+    )
+
+    # -- serving -----------------------------------------------------------------------
+    database_url: str | None = Field(
+        None,
+        validation_alias=_env("database_url"),
+        description="Prediction log: sqlite:///PATH or postgresql://...; default: events_path.",
+    )
+    admin_token: SecretStr | None = Field(
+        None,
+        validation_alias=_env("admin_token"),
+        description="Bearer token of the admin endpoints (A/B config); unset: they refuse.",
+    )
+    poll_interval: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_env("poll_interval"),
+        description="Seconds between checks of the registry aliases and the A/B config.",
+    )
+    max_batch_items: int = Field(1000, ge=1, validation_alias=_env("max_batch_items"))
+
     # -- seeds -------------------------------------------------------------------------
     seed: int = Field(42, ge=0, validation_alias=_env("seed"))
 
@@ -204,6 +229,11 @@ class Settings(BaseSettings):
     def events_path(self) -> Path:
         """The SQLite prediction log used in embedded mode."""
         return self.ab_log_path or self.home / "events.db"
+
+    @property
+    def events_url(self) -> str:
+        """The database URL of the prediction log in force."""
+        return self.database_url or f"sqlite:///{self.events_path.resolve()}"
 
 
 def _field_env_name(loc: tuple[Any, ...]) -> str:

@@ -1,0 +1,44 @@
+"""Command: ``serve``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from champion.cli.app import app
+from champion.cli.common import console
+from champion.config import load_settings
+from champion.errors import InvalidInputError
+
+Opt = typer.Option
+
+
+@app.command()
+def serve(
+    host: Annotated[str, Opt(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, Opt(min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[int, Opt(min=1, max=64, help="uvicorn worker processes.")] = 1,
+    log_level: Annotated[str, Opt(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Run the prediction API (uvicorn; settings from the environment)."""
+    import uvicorn
+
+    settings = load_settings()  # validate before forking workers
+    if log_level not in ("critical", "error", "warning", "info", "debug"):
+        raise InvalidInputError(f"--log-level {log_level!r}: use warning, info or debug")
+    console.print(
+        f"serving [bold]{settings.model_name}[/] on http://{host}:{port} "
+        f"({workers} worker{'s' if workers > 1 else ''}); docs at /docs"
+    )
+    uvicorn.run(
+        "champion.serving.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )

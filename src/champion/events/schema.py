@@ -1,0 +1,80 @@
+"""Tables of the prediction log (SQLAlchemy Core), versioned by the app.
+
+The database is created and upgraded by :func:`champion.events.store.EventStore.migrate`
+(run at start-up); ``champion_schema`` holds the version. API schemas are separate
+(``champion.serving.schemas``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = 1
+metadata = MetaData()
+
+schema_version = Table(
+    "champion_schema",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("experiment_id", String(64), nullable=False),
+    Column("user_id", String(256)),
+    Column("variant", String(16), nullable=False),  # A (champion) | B (challenger)
+    Column("model_name", String(256), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("features", Text, nullable=False),  # JSON object
+    Column("prediction", Text, nullable=False),  # JSON scalar
+    Column("prediction_num", Float),  # numeric form (regression / numeric labels)
+    Column("probability", Float),  # classifiers: P(positive) binary, P(predicted) multiclass
+    Column("shadow_version", String(32)),  # shadow mode: the challenger also scored it
+    Column("shadow_prediction", Text),
+    Column("shadow_prediction_num", Float),
+    Column("shadow_probability", Float),
+    Column("latency_ms", Float, nullable=False),
+    Index("ix_predictions_experiment_created", "experiment_id", "created_at"),
+    Index("ix_predictions_created", "created_at"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column(
+        "request_id",
+        String(36),
+        ForeignKey("predictions.request_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("label", Text, nullable=False),  # JSON scalar
+    Column("label_num", Float),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+ab_config = Table(
+    "ab_config",
+    metadata,
+    Column("id", Integer, primary_key=True),  # one row per change; the latest is in force
+    Column("experiment_id", String(64), nullable=False),
+    Column("mode", String(16), nullable=False),  # hash | random | shadow | off
+    Column("split_b", Float, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(256), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+)

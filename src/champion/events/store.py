@@ -1,0 +1,339 @@
+"""The prediction log: predictions, feedback and the A/B configuration.
+
+SQLite (WAL, ``synchronous=FULL``: a committed row survives a crash of the process and of
+the machine) by default, PostgreSQL by URL. All methods are synchronous and
+thread-safe; the API calls them from worker threads. Every write is one transaction:
+nothing is ever half-written. Database failures become
+:class:`~champion.errors.BackendError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Integer, create_engine, event, func, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from champion.errors import BackendError, ConflictError, NotFoundError
+from champion.events.schema import (
+    SCHEMA_VERSION,
+    ab_config,
+    feedback,
+    metadata,
+    predictions,
+    schema_version,
+)
+
+AB_MODES = ("hash", "random", "shadow", "off")
+
+
+def to_json(value: Any) -> str:
+    """Canonical JSON of a scalar (labels and predictions compare by this text)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def to_number(value: Any) -> float | None:
+    """The numeric form of a label or prediction, if it has one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+@dataclass(frozen=True)
+class ABConfig:
+    """The experiment in force: how traffic is split between champion and challenger."""
+
+    experiment_id: str
+    mode: str  # hash | random | shadow | off
+    split_b: float  # share of traffic to the challenger (hash, random)
+    updated_at: datetime
+    updated_by: str
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "experiment_id": self.experiment_id,
+            "mode": self.mode,
+            "split_b": self.split_b,
+            "updated_at": self.updated_at.isoformat(),
+            "updated_by": self.updated_by,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    inserted: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class VariantStats:
+    """Live per-variant figures of one experiment."""
+
+    variant: str
+    model_versions: tuple[str, ...]
+    predictions: int
+    labelled: int
+    accuracy: float | None  # classification: share of labelled rows predicted right
+    mae: float | None  # regression: mean absolute error over labelled rows
+    mean_latency_ms: float | None
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (SQLite file or PostgreSQL), configured for the log."""
+    if url.startswith("sqlite"):
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=5,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+class EventStore:
+    """The prediction log over one database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def _tx(self, what: str) -> Iterator[Any]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except (NotFoundError, ConflictError):
+            raise
+        except SQLAlchemyError as exc:
+            reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+            raise BackendError(f"database unavailable ({what}): {reason}") from exc
+
+    def migrate(self) -> int:
+        """Create the tables or check their version; returns the schema version."""
+        with self._tx("migrate") as conn:
+            metadata.create_all(conn)
+            found = conn.execute(select(schema_version.c.version)).scalar()
+            if found is None:
+                conn.execute(insert(schema_version).values(id=1, version=SCHEMA_VERSION))
+                return SCHEMA_VERSION
+        if found > SCHEMA_VERSION:
+            raise BackendError(
+                f"the prediction log has schema version {found}, newer than this champion "
+                f"({SCHEMA_VERSION}); upgrade champion"
+            )
+        return int(found)
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- predictions -----------------------------------------------------------------
+    def insert_predictions(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert prediction rows in one transaction (all or none)."""
+        if rows:
+            with self._tx("log predictions") as conn:
+                conn.execute(insert(predictions), list(rows))
+
+    def count_predictions(self, experiment_id: str | None = None) -> int:
+        query = select(func.count()).select_from(predictions)
+        if experiment_id is not None:
+            query = query.where(predictions.c.experiment_id == experiment_id)
+        with self._tx("count predictions") as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def prediction(self, request_id: str) -> dict[str, Any] | None:
+        with self._tx("read prediction") as conn:
+            row = (
+                conn.execute(select(predictions).where(predictions.c.request_id == request_id))
+                .mappings()
+                .first()
+            )
+        return dict(row) if row else None
+
+    # -- feedback ---------------------------------------------------------------------
+    def add_feedback(self, items: Sequence[tuple[str, Any]]) -> FeedbackResult:
+        """Record labels atomically: all are written, or none.
+
+        An unknown request id raises NotFoundError, a label different from the one
+        already recorded raises ConflictError (the first label stands); the same label
+        again is accepted and counted as a duplicate.
+        """
+        ids = [request_id for request_id, _ in items]
+        if len(set(ids)) != len(ids):
+            raise ConflictError("the same request_id appears twice in one feedback batch")
+        now = datetime.now(UTC)
+        with self._tx("record feedback") as conn:
+            known = set(
+                conn.execute(
+                    select(predictions.c.request_id).where(predictions.c.request_id.in_(ids))
+                ).scalars()
+            )
+            unknown = [i for i in ids if i not in known]
+            if unknown:
+                raise NotFoundError(f"unknown request_id(s): {', '.join(unknown[:5])}")
+            existing = dict(
+                conn.execute(
+                    select(feedback.c.request_id, feedback.c.label).where(
+                        feedback.c.request_id.in_(ids)
+                    )
+                ).all()
+            )
+            fresh, duplicates, conflicts = [], 0, []
+            for request_id, label in items:
+                encoded = to_json(label)
+                if request_id not in existing:
+                    fresh.append(
+                        {
+                            "request_id": request_id,
+                            "label": encoded,
+                            "label_num": to_number(label),
+                            "received_at": now,
+                        }
+                    )
+                elif existing[request_id] == encoded:
+                    duplicates += 1
+                else:
+                    conflicts.append(f"{request_id} has label {existing[request_id]}")
+            if conflicts:
+                raise ConflictError(
+                    "a label is already recorded and cannot be changed: " + "; ".join(conflicts[:5])
+                )
+            if fresh:
+                conn.execute(insert(feedback), fresh)
+        return FeedbackResult(inserted=len(fresh), duplicates=duplicates)
+
+    # -- A/B configuration ------------------------------------------------------------
+    def ab_config(self) -> ABConfig | None:
+        """The configuration in force (the latest one written), or None."""
+        with self._tx("read A/B config") as conn:
+            row = (
+                conn.execute(select(ab_config).order_by(ab_config.c.id.desc()).limit(1))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        updated = row["updated_at"]
+        if updated.tzinfo is None:
+            updated = updated.replace(tzinfo=UTC)
+        return ABConfig(
+            experiment_id=row["experiment_id"],
+            mode=row["mode"],
+            split_b=float(row["split_b"]),
+            updated_at=updated,
+            updated_by=row["updated_by"],
+            note=row["note"] or "",
+        )
+
+    def set_ab_config(
+        self, *, experiment_id: str, mode: str, split_b: float, updated_by: str, note: str = ""
+    ) -> ABConfig:
+        if mode not in AB_MODES:
+            raise ValueError(f"mode must be one of {AB_MODES}")
+        if not 0 <= split_b <= 1:
+            raise ValueError("split_b must be in [0, 1]")
+        now = datetime.now(UTC)
+        with self._tx("write A/B config") as conn:
+            conn.execute(
+                insert(ab_config).values(
+                    experiment_id=experiment_id,
+                    mode=mode,
+                    split_b=split_b,
+                    updated_at=now,
+                    updated_by=updated_by,
+                    note=note,
+                )
+            )
+        return ABConfig(experiment_id, mode, split_b, now, updated_by, note)
+
+    # -- live report ------------------------------------------------------------------
+    def variant_stats(self, experiment_id: str) -> list[VariantStats]:
+        """Per-variant counts, label coverage, accuracy or MAE, and latency."""
+        p, f = predictions, feedback
+        joined = p.outerjoin(f, p.c.request_id == f.c.request_id)
+        query = (
+            select(
+                p.c.variant,
+                func.count().label("n"),
+                func.count(f.c.request_id).label("labelled"),
+                func.sum((p.c.prediction == f.c.label).cast(Integer)).label("correct"),
+                func.avg(func.abs(p.c.prediction_num - f.c.label_num)).label("mae"),
+                func.avg(p.c.latency_ms).label("latency"),
+            )
+            .select_from(joined)
+            .where(p.c.experiment_id == experiment_id)
+            .group_by(p.c.variant)
+            .order_by(p.c.variant)
+        )
+        versions = (
+            select(p.c.variant, p.c.model_version)
+            .where(p.c.experiment_id == experiment_id)
+            .distinct()
+        )
+        with self._tx("read A/B report") as conn:
+            rows = conn.execute(query).mappings().all()
+            seen: dict[str, set[str]] = {}
+            for variant, version in conn.execute(versions).all():
+                seen.setdefault(variant, set()).add(version)
+        out = []
+        for row in rows:
+            labelled = int(row["labelled"] or 0)
+            out.append(
+                VariantStats(
+                    variant=row["variant"],
+                    model_versions=tuple(sorted(seen.get(row["variant"], ()), key=_version_key)),
+                    predictions=int(row["n"]),
+                    labelled=labelled,
+                    accuracy=(float(row["correct"] or 0) / labelled) if labelled else None,
+                    mae=float(row["mae"]) if row["mae"] is not None else None,
+                    mean_latency_ms=float(row["latency"]) if row["latency"] is not None else None,
+                )
+            )
+        return out
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (0, version)

@@ -1,0 +1,470 @@
+"""The prediction API: ``create_app(settings)`` builds it; nothing loads at import.
+
+The lifespan opens the prediction log (creating or checking its schema), connects to
+the registry, loads the champion and the challenger, and starts three background tasks:
+the group-commit writer, the micro-batcher, and a poller that follows the aliases and
+the A/B configuration stored in the database (so every worker and replica converges on
+the same models and split). If the registry or the database is down at start-up the app
+still starts, reports itself unready and degraded, and recovers when they return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from champion.config import Settings, load_settings
+from champion.errors import BackendError, ConflictError, NotFoundError
+from champion.events import ABConfig, EventStore, GroupCommitWriter, to_json, to_number
+from champion.registry import ModelRegistry
+from champion.serving.batching import MicroBatcher
+from champion.serving.metrics import Metrics
+from champion.serving.models import LoadedModel, ModelSlots
+from champion.serving.routing import Route, route
+from champion.serving.schemas import (
+    ABConfigIn,
+    ABConfigOut,
+    ABReport,
+    BatchRequest,
+    BatchResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    PredictRequest,
+    PredictResponse,
+    VariantOut,
+)
+from champion.serving.validation import check_features
+
+log = logging.getLogger("champion.serving")
+
+
+@dataclass
+class ServingState:
+    """Everything the endpoints share; one per app."""
+
+    settings: Settings
+    store: EventStore
+    slots: ModelSlots
+    metrics: Metrics
+    registry: ModelRegistry | None = None
+    writer: GroupCommitWriter | None = None
+    batcher: MicroBatcher | None = None
+    ab: ABConfig | None = None
+    database_ok: bool = False
+    database_error: str | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def config(self) -> ABConfig:
+        if self.ab is not None:
+            return self.ab
+        return ABConfig(
+            experiment_id="default",
+            mode=self.settings.ab_mode,
+            split_b=self.settings.ab_split_b,
+            updated_at=datetime.fromtimestamp(0, tz=UTC),
+            updated_by="settings",
+        )
+
+
+def get_state(request: Request) -> ServingState:
+    return request.app.state.serving
+
+
+State = Annotated[ServingState, Depends(get_state)]
+_bearer = HTTPBearer(auto_error=False, description="CHAMPION_ADMIN_TOKEN")
+
+
+def require_admin(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> str:
+    """Admin endpoints: 401 without a bearer token, 403 with a wrong one."""
+    if credentials is None:
+        raise HTTPException(
+            401,
+            "admin endpoint: send Authorization: Bearer <token>",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    expected = state.settings.admin_token
+    if expected is None:
+        raise HTTPException(403, "admin endpoints are disabled: CHAMPION_ADMIN_TOKEN is not set")
+    given = credentials.credentials.encode("utf-8")
+    if not secrets.compare_digest(given, expected.get_secret_value().encode("utf-8")):
+        raise HTTPException(403, "invalid admin token")
+    return "admin"
+
+
+Admin = Annotated[str, Depends(require_admin)]
+
+
+# -- background work --------------------------------------------------------------------
+async def _refresh(state: ServingState) -> None:
+    """One poll: database health and A/B config, registry aliases and model swaps."""
+    try:
+        state.ab = await asyncio.to_thread(state.store.ab_config)
+        state.database_ok, state.database_error = True, None
+    except BackendError as exc:
+        state.database_ok, state.database_error = False, str(exc)
+        log.warning("%s", exc)
+    if state.registry is None:
+        try:
+            from champion.lifecycle import open_registry
+
+            state.registry = await asyncio.to_thread(open_registry, state.settings)
+        except Exception as exc:  # ConfigError / BackendError: retried next poll
+            state.slots.last_error = f"registry unreachable: {exc}"
+            return
+    await asyncio.to_thread(state.slots.refresh, state.registry)
+    state.metrics.model_version.clear()
+    for slot, model in zip(("champion", "challenger"), state.slots.snapshot(), strict=True):
+        if model is not None and model.version.isdigit():
+            path = "compiled" if model.predictor.compiled else "pipeline"
+            state.metrics.model_version.labels(slot, path).set(int(model.version))
+
+
+async def _poll(state: ServingState) -> None:
+    while True:
+        await asyncio.sleep(state.settings.poll_interval)
+        try:
+            await _refresh(state)
+        except Exception:  # never let the poller die
+            log.exception("poll failed")
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServingState = app.state.serving
+    try:
+        await asyncio.to_thread(state.store.migrate)
+    except BackendError as exc:
+        state.database_error = str(exc)
+        log.error("prediction log unavailable at start-up: %s", exc)
+    state.writer = GroupCommitWriter(
+        state.store,
+        on_commit=lambda rows, seconds: (
+            state.metrics.log_write.observe(seconds),
+            state.metrics.log_rows.inc(rows),
+        ),
+    )
+    state.batcher = MicroBatcher()
+    state.writer.start()
+    state.batcher.start()
+    await _refresh(state)
+    state.tasks.append(asyncio.create_task(_poll(state), name="poll"))
+    try:
+        yield
+    finally:
+        for task in state.tasks:
+            task.cancel()
+        await asyncio.gather(*state.tasks, return_exceptions=True)
+        await state.batcher.close()
+        await state.writer.close()
+        state.store.dispose()
+
+
+# -- the app -------------------------------------------------------------------------------
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: EventStore | None = None,
+    registry: ModelRegistry | None = None,
+) -> FastAPI:
+    """Build the API. ``store`` and ``registry`` default to the ones ``settings`` name."""
+    settings = settings or load_settings()
+    app = FastAPI(
+        title="champion prediction API",
+        version="1",
+        description="Champion/challenger serving with a durable prediction log.",
+        lifespan=_lifespan,
+        docs_url="/docs",
+    )
+    app.state.serving = ServingState(
+        settings=settings,
+        store=store or EventStore(settings.events_url),
+        slots=ModelSlots(),
+        metrics=Metrics(),
+        registry=registry,
+    )
+    app.include_router(_router())
+
+    @app.get("/apidocs", include_in_schema=False)
+    def apidocs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=app.title)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each worker builds its own app)."""
+    return create_app(load_settings())
+
+
+def _router() -> Any:
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+    @router.post("/predict", response_model=PredictResponse, tags=["predict"])
+    async def predict(body: PredictRequest, state: State) -> PredictResponse:
+        """Score one row; the response is sent after its log row is committed."""
+        return (await _serve(state, [body], batch=False))[0]
+
+    @router.post("/predict/batch", response_model=BatchResponse, tags=["predict"])
+    async def predict_batch(body: BatchRequest, state: State) -> BatchResponse:
+        """Score several rows at once (at most CHAMPION_MAX_BATCH_ITEMS)."""
+        limit = state.settings.max_batch_items
+        if len(body.items) > limit:
+            raise HTTPException(413, f"batch of {len(body.items)} items exceeds the limit {limit}")
+        return BatchResponse(predictions=await _serve(state, body.items, batch=True))
+
+    @router.post("/feedback", response_model=FeedbackResponse, tags=["feedback"])
+    async def post_feedback(body: FeedbackRequest, state: State) -> FeedbackResponse:
+        """Record the true label of earlier predictions (all or none of a batch).
+
+        404: unknown request_id. 409: a different label is already recorded (the first
+        label stands). The same label again is accepted.
+        """
+        champion = state.slots.champion
+        pairs = [(rid, _as_class(label, champion)) for rid, label in body.pairs()]
+        try:
+            result = await asyncio.to_thread(state.store.add_feedback, pairs)
+        except NotFoundError as exc:
+            state.metrics.feedback.labels("not_found").inc()
+            raise HTTPException(404, str(exc)) from exc
+        except ConflictError as exc:
+            state.metrics.feedback.labels("conflict").inc()
+            raise HTTPException(409, str(exc)) from exc
+        except BackendError as exc:
+            raise HTTPException(503, str(exc)) from exc
+        state.metrics.feedback.labels("accepted").inc(result.inserted)
+        state.metrics.feedback.labels("duplicate").inc(result.duplicates)
+        return FeedbackResponse(inserted=result.inserted, duplicates=result.duplicates)
+
+    @router.get("/ab/config", response_model=ABConfigOut, tags=["a/b"])
+    async def get_ab_config(state: State) -> ABConfigOut:
+        return ABConfigOut(**state.config().to_dict())
+
+    @router.put("/ab/config", response_model=ABConfigOut, tags=["a/b"])
+    async def put_ab_config(body: ABConfigIn, state: State, who: Admin) -> ABConfigOut:
+        """Change the split (admin token). Stored in the database: every worker follows."""
+        current = state.config()
+        try:
+            new = await asyncio.to_thread(
+                state.store.set_ab_config,
+                experiment_id=body.experiment_id or current.experiment_id,
+                mode=body.mode,
+                split_b=body.split_b,
+                updated_by=who,
+                note=body.note,
+            )
+        except BackendError as exc:
+            raise HTTPException(503, str(exc)) from exc
+        state.ab = new
+        return ABConfigOut(**new.to_dict())
+
+    @router.get("/ab/report", response_model=ABReport, tags=["a/b"])
+    async def ab_report(state: State) -> ABReport:
+        """Per-variant counts, label coverage and live metrics of the current experiment."""
+        config = state.config()
+        try:
+            stats = await asyncio.to_thread(state.store.variant_stats, config.experiment_id)
+        except BackendError as exc:
+            raise HTTPException(503, str(exc)) from exc
+        return ABReport(
+            experiment_id=config.experiment_id,
+            mode=config.mode,
+            split_b=config.split_b,
+            variants=[
+                VariantOut(
+                    variant=s.variant,
+                    model_versions=list(s.model_versions),
+                    predictions=s.predictions,
+                    labelled=s.labelled,
+                    label_coverage=s.labelled / s.predictions if s.predictions else 0.0,
+                    accuracy=s.accuracy,
+                    mae=s.mae,
+                    mean_latency_ms=s.mean_latency_ms,
+                )
+                for s in stats
+            ],
+        )
+
+    @router.get("/models", tags=["ops"])
+    async def models(state: State) -> dict[str, Any]:
+        champion, challenger = state.slots.snapshot()
+        return {
+            "model_name": state.settings.model_name,
+            "champion": champion.describe() if champion else None,
+            "challenger": challenger.describe() if challenger else None,
+            "registry_error": state.slots.last_error,
+        }
+
+    @router.get("/health", tags=["ops"])
+    async def health(state: State) -> dict[str, Any]:
+        """Liveness (always 200); ``status`` says whether anything is degraded."""
+        champion, challenger = state.slots.snapshot()
+        problems = [p for p in (state.database_error, state.slots.last_error) if p]
+        if champion is None:
+            problems.append("no champion model loaded")
+        return {
+            "status": "degraded" if problems else "ok",
+            "problems": problems,
+            "database": state.database_ok,
+            "champion": champion.version if champion else None,
+            "challenger": challenger.version if challenger else None,
+        }
+
+    @router.get("/ready", tags=["ops"])
+    async def ready(state: State) -> JSONResponse:
+        """200 when a champion is loaded and the database answers, else 503."""
+        db = await asyncio.to_thread(state.store.ping)
+        ok = db and state.slots.champion is not None
+        body = {"ready": ok, "database": db, "champion_loaded": state.slots.champion is not None}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @router.get("/metrics", tags=["ops"])
+    async def metrics(state: State) -> Response:
+        return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return router
+
+
+def _as_class(label: Any, model: LoadedModel | None) -> Any:
+    """A label spelled differently from the model's class ("1" for 1) takes its form."""
+    if model is None or model.classes is None:
+        return label
+    encoded = to_json(label)
+    for cls in model.classes:
+        if to_json(cls) == encoded:
+            return cls
+    for cls in model.classes:
+        if str(cls) == str(label) or (isinstance(label, bool) and label == cls):
+            return cls
+    return label
+
+
+async def _serve(
+    state: ServingState, items: list[PredictRequest], *, batch: bool
+) -> list[PredictResponse]:
+    start = time.perf_counter()
+    endpoint = "batch" if batch else "predict"
+    champion, challenger = state.slots.snapshot()
+    if champion is None:
+        state.metrics.requests.labels(endpoint, "none", "unavailable").inc()
+        raise HTTPException(503, "no champion model is loaded yet; see /health")
+    config = state.config()
+    plans: list[tuple[str, str, LoadedModel, bool, dict[str, Any], PredictRequest]] = []
+    errors: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        request_id = str(uuid.uuid4())
+        user = None if item.user_id is None else str(item.user_id)
+        r = route(
+            mode=config.mode,
+            split_b=config.split_b,
+            experiment_id=config.experiment_id,
+            user_id=user,
+            request_id=request_id,
+            has_challenger=challenger is not None,
+        )
+        model = challenger if r.variant == "B" and challenger is not None else champion
+        loc = ["body", "items", i, "features"] if batch else ["body", "features"]
+        clean, problems = check_features(item.features, model.spec, loc)
+        if clean is not None and r.shadow and challenger is not None:
+            _, shadow_problems = check_features(item.features, challenger.spec, loc)
+            if shadow_problems:  # the challenger needs other features: skip shadow scoring
+                r = Route("A", False)
+        errors.extend(problems)
+        if clean is not None:
+            plans.append((request_id, r.variant, model, r.shadow, clean, item))
+    if errors:
+        state.metrics.requests.labels(endpoint, "none", "invalid").inc()
+        raise RequestValidationError(errors)
+
+    assert state.batcher is not None and state.writer is not None
+    by_model: dict[int, tuple[LoadedModel, list[int]]] = {}
+    shadow_idx = [k for k, plan in enumerate(plans) if plan[3]]
+    for k, plan in enumerate(plans):
+        by_model.setdefault(id(plan[2]), (plan[2], []))[1].append(k)
+    jobs = [
+        state.batcher.score(model, [plans[k][4] for k in members])
+        for model, members in by_model.values()
+    ]
+    if shadow_idx and challenger is not None:
+        jobs.append(state.batcher.score(challenger, [plans[k][4] for k in shadow_idx]))
+    try:
+        scored = await asyncio.gather(*jobs)
+    except Exception as exc:
+        state.metrics.requests.labels(endpoint, "none", "error").inc()
+        log.exception("scoring failed")
+        raise HTTPException(500, f"the model failed to score the request: {exc}") from exc
+    label: dict[int, Any] = {}
+    proba: dict[int, float | None] = {}
+    for (_, members), result in zip(by_model.values(), scored, strict=False):
+        for pos, k in enumerate(members):
+            label[k], proba[k] = result.labels[pos], result.probability[pos]
+    shadow: dict[int, tuple[Any, float | None]] = {}
+    if shadow_idx:
+        result = scored[-1]
+        for pos, k in enumerate(shadow_idx):
+            shadow[k] = (result.labels[pos], result.probability[pos])
+
+    now = datetime.now(UTC)
+    latency_ms = (time.perf_counter() - start) * 1000
+    rows, responses = [], []
+    for k, (request_id, variant, model, is_shadow, clean, item) in enumerate(plans):
+        s_label, s_proba = shadow.get(k, (None, None))
+        rows.append(
+            {
+                "request_id": request_id,
+                "created_at": now,
+                "experiment_id": config.experiment_id,
+                "user_id": None if item.user_id is None else str(item.user_id),
+                "variant": variant,
+                "model_name": model.name,
+                "model_version": model.version,
+                "features": to_json(clean),
+                "prediction": to_json(label[k]),
+                "prediction_num": to_number(label[k]),
+                "probability": proba[k],
+                "shadow_version": challenger.version if is_shadow and challenger else None,
+                "shadow_prediction": to_json(s_label) if is_shadow else None,
+                "shadow_prediction_num": to_number(s_label) if is_shadow else None,
+                "shadow_probability": s_proba,
+                "latency_ms": latency_ms,
+            }
+        )
+        responses.append(
+            PredictResponse(
+                request_id=request_id,
+                experiment_id=config.experiment_id,
+                variant=variant,  # type: ignore[arg-type]
+                model_version=model.version,
+                prediction=label[k],
+                probability=proba[k],
+            )
+        )
+    try:
+        await state.writer.write(rows)
+    except BackendError as exc:
+        state.metrics.requests.labels(endpoint, "none", "log_unavailable").inc()
+        raise HTTPException(
+            503, f"prediction log unavailable, nothing was served or logged: {exc}"
+        ) from exc
+    elapsed = time.perf_counter() - start
+    for plan in plans:
+        state.metrics.requests.labels(endpoint, plan[1], "ok").inc()
+        state.metrics.latency.labels(plan[1]).observe(elapsed)
+    return responses

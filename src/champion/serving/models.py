@@ -1,0 +1,136 @@
+"""Loaded models and their hot swap.
+
+:class:`ModelSlots` holds the champion and the challenger as immutable
+:class:`LoadedModel` objects. A swap replaces a reference, which is atomic: a request (or
+a micro-batch) that took the old model finishes with it, the next one takes the new
+one. A new version is always loaded completely — weights, signature, compiled path and
+its verification — before it replaces the old one, and never on a request's path.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from champion.errors import BackendError
+from champion.registry import ModelRegistry, VersionInfo
+from champion.serving.compiled import Predictor, build_predictor
+from champion.serving.validation import FeatureSpec
+
+log = logging.getLogger("champion.serving")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One model version, ready to score."""
+
+    name: str
+    version: str
+    run_id: str | None
+    spec: FeatureSpec
+    predictor: Predictor = field(repr=False)
+    path: str  # compiled or pipeline, and why
+    classes: tuple[Any, ...] | None
+    loaded_at: datetime
+
+    @property
+    def task(self) -> str:
+        return "classification" if self.classes is not None else "regression"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "run_id": self.run_id,
+            "task": self.task,
+            "features": list(self.spec.names),
+            "path": self.path,
+            "loaded_at": self.loaded_at.isoformat(),
+        }
+
+
+def load_model(info: VersionInfo) -> LoadedModel:
+    """Load a registered version with its signature and the fastest verified path."""
+    import mlflow.models
+    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+
+    uri = info.model_uri
+    try:
+        model = mlflow.sklearn.load_model(uri)
+        signature = mlflow.models.get_model_info(uri).signature
+    except (MlflowException, OSError) as exc:
+        raise BackendError(f"cannot load {uri}: {exc}") from exc
+    if signature is None:
+        raise BackendError(f"{uri} has no signature; log it with one to serve it")
+    spec = FeatureSpec.from_signature(signature)
+    predictor, path = build_predictor(model, spec.names)
+    classes = getattr(model, "classes_", None)
+    return LoadedModel(
+        name=info.name,
+        version=info.version,
+        run_id=info.run_id,
+        spec=spec,
+        predictor=predictor,
+        path=path,
+        classes=tuple(c.item() if hasattr(c, "item") else c for c in classes)
+        if classes is not None
+        else None,
+        loaded_at=datetime.now(UTC),
+    )
+
+
+class ModelSlots:
+    """The champion and the challenger currently served."""
+
+    def __init__(self) -> None:
+        self.champion: LoadedModel | None = None
+        self.challenger: LoadedModel | None = None
+        self.last_error: str | None = None
+        self._lock = threading.Lock()  # serialises refreshes, never requests
+
+    def snapshot(self) -> tuple[LoadedModel | None, LoadedModel | None]:
+        return self.champion, self.challenger
+
+    def refresh(self, registry: ModelRegistry) -> list[str]:
+        """Follow the aliases: load what moved, then swap. Returns what changed.
+
+        A registry failure keeps the loaded models (and is reported in ``last_error``);
+        a version that fails to load keeps the previous one in its slot.
+        """
+        changes = []
+        with self._lock:
+            try:
+                wanted = {
+                    "champion": registry.alias("champion", refresh=True),
+                    "challenger": registry.alias("challenger", refresh=True),
+                }
+            except BackendError as exc:
+                self.last_error = str(exc)
+                log.warning("registry unavailable, serving the loaded models: %s", exc)
+                return changes
+            errors = []
+            for slot, info in wanted.items():
+                current: LoadedModel | None = getattr(self, slot)
+                if info is None:
+                    if current is not None and slot == "challenger":
+                        self.challenger = None
+                        changes.append(f"challenger v{current.version} unloaded")
+                    continue
+                if current is not None and current.version == info.version:
+                    continue
+                try:
+                    loaded = load_model(info)
+                except BackendError as exc:
+                    errors.append(str(exc))
+                    log.error("could not load %s v%s: %s", slot, info.version, exc)
+                    continue
+                setattr(self, slot, loaded)  # the swap: one reference assignment
+                before = f"v{current.version}" if current else "nothing"
+                changes.append(f"{slot} {before} -> v{loaded.version} ({loaded.path})")
+                log.info("%s", changes[-1])
+            self.last_error = "; ".join(errors) or None
+        return changes
