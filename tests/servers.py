@@ -99,3 +99,159 @@ def mlflow_server(workdir: Path) -> Iterator[MlflowServer]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+# -- the prediction API --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ApiServer:
+    url: str
+    proc: subprocess.Popen
+    log_path: Path
+
+
+@contextmanager
+def api_server(env: dict[str, str], workdir: Path, *, workers: int = 1) -> Iterator[ApiServer]:
+    """``champion serve`` (real uvicorn) on a free 127.0.0.1 port, ready when yielded."""
+    port = free_port()
+    log_path = workdir / f"api-{port}.log"
+    full_env = {**os.environ, **env}
+    cmd = [
+        sys.executable,
+        "-m",
+        "champion",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, env=full_env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"API exited {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.25)
+        else:
+            raise TimeoutError(f"API not ready:\n{log_path.read_text()[-3000:]}")
+        yield ApiServer(url, proc, log_path)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+def _pg_bin() -> Path | None:
+    root = Path("/usr/lib/postgresql")
+    versions = sorted(root.glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return versions[-1].parent if versions else None
+
+
+def postgres_available() -> bool:
+    return _pg_bin() is not None
+
+
+@contextmanager
+def postgres_cluster(workdir: Path) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster (Debian packages) on 127.0.0.1; yields its URL.
+
+    initdb refuses to run as root, so the cluster runs as the ``postgres`` system user
+    when the tests run as root.
+    """
+    import shutil
+    import tempfile
+
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    # its own directory directly under /tmp: pytest's temp dirs are private to root
+    workdir = Path(tempfile.mkdtemp(prefix="champion-pg-"))
+    data = workdir / "pgdata"
+    sock = workdir / "pgsock"
+    sock.mkdir(parents=True, exist_ok=True)
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        for path in (workdir, sock):
+            os.chown(path, _uid("postgres"), -1)
+        workdir.chmod(0o755)
+    port = free_port()
+    subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "champion",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    logfile = workdir / "postgres.log"
+    subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(logfile),
+            "-w",
+            "start",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {sock} -c fsync=on",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        subprocess.run(
+            [
+                *as_user,
+                str(bin_dir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "champion",
+                "events",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql://champion@127.0.0.1:{port}/events"
+    finally:
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _uid(user: str) -> int:
+    import pwd
+
+    return pwd.getpwnam(user).pw_uid
