@@ -9,7 +9,6 @@ nothing is ever half-written. Database failures become
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, Integer, create_engine, event, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,8 +35,8 @@ AB_MODES = ("hash", "random", "shadow", "off")
 
 
 def to_json(value: Any) -> str:
-    """Canonical JSON of a scalar (labels and predictions compare by this text)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    """Canonical JSON (compact, sorted keys): labels and predictions compare by this text."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
 
 
 def to_number(value: Any) -> float | None:
@@ -86,6 +86,14 @@ class VariantStats:
     accuracy: float | None  # classification: share of labelled rows predicted right
     mae: float | None  # regression: mean absolute error over labelled rows
     mean_latency_ms: float | None
+
+
+PREDICTION_COLUMNS = tuple(c.name for c in predictions.columns)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """A timestamp in the text form SQLAlchemy's SQLite DateTime reads back."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def sqlite_url(path: Path) -> str:
@@ -172,10 +180,31 @@ class EventStore:
 
     # -- predictions -----------------------------------------------------------------
     def insert_predictions(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert prediction rows in one transaction (all or none)."""
-        if rows:
-            with self._tx("log predictions") as conn:
-                conn.execute(insert(predictions), list(rows))
+        """Insert prediction rows in one transaction (all or none).
+
+        The hot path of the API: the rows go to the driver's ``executemany`` as plain
+        tuples, skipping SQLAlchemy's per-row parameter processing (~80 µs a row).
+        """
+        if not rows:
+            return
+        sqlite = self.dialect == "sqlite"
+        params = [
+            tuple(
+                _sqlite_time(row[c]) if sqlite and c == "created_at" else row[c]
+                for c in PREDICTION_COLUMNS
+            )
+            for row in rows
+        ]
+        with self._tx("log predictions") as conn:
+            conn.exec_driver_sql(self._insert_sql, params)
+
+    @property
+    def _insert_sql(self) -> str:
+        marker = "?" if self.dialect == "sqlite" else "%s"
+        return (
+            f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) "
+            f"VALUES ({', '.join([marker] * len(PREDICTION_COLUMNS))})"
+        )
 
     def count_predictions(self, experiment_id: str | None = None) -> int:
         query = select(func.count()).select_from(predictions)

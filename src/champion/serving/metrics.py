@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -38,9 +40,23 @@ class Metrics:
             ["slot", "path"],
             registry=self.registry,
         )
+        self._served: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.feedback = Counter(
             "champion_feedback", "Labels received by outcome.", ["outcome"], registry=self.registry
         )
+
+    def served(self, endpoint: str, variant: str, seconds: float) -> None:
+        """Count one answered request (label children cached: this runs per request)."""
+        key = (endpoint, variant)
+        children = self._served.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(endpoint, variant, "ok"),
+                self.latency.labels(variant),
+            )
+            self._served[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
