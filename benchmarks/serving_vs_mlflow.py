@@ -232,6 +232,11 @@ def main() -> None:
                     timeout=10,
                 ).raise_for_status()
                 time.sleep(1)
+                models = requests.get(f"{url}/models", timeout=10).json()
+                for slot in ("champion", "challenger"):
+                    console.print(
+                        f"[dim]{slot}: {models[slot]['estimator']}, {models[slot]['path']}[/]"
+                    )
             script = lua_script(work / f"{port}.lua", endpoint, payload)
             for c in conns:
                 console.print(f"[dim]{name}, {c} connection(s) ...[/]")

@@ -15,6 +15,7 @@ import contextlib
 import gc
 import logging
 import secrets
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -152,6 +153,10 @@ async def _poll(state: ServingState) -> None:
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServingState = app.state.serving
+    # The event loop, the scoring thread and the log writer share the GIL; with the
+    # default 5 ms switch interval a finished batch waits for the loop to let go
+    # (measured at c=16: 1,106 req/s at 5 ms, 1,430 at 0.5 ms, 1,230 at 0.2 ms).
+    sys.setswitchinterval(state.settings.gil_switch_interval)
     try:
         await asyncio.to_thread(state.store.migrate)
     except BackendError as exc:
@@ -227,9 +232,10 @@ def _router() -> Any:
     router = APIRouter()
 
     @router.post("/predict", response_model=PredictResponse, tags=["predict"])
-    async def predict(body: PredictRequest, state: State) -> Response:
+    async def predict(body: PredictRequest, request: Request) -> Response:
         """Score one row; the response is sent after its log row is committed."""
-        return _json((await _serve(state, [body], batch=False))[0])
+        # the state straight from the app: dependency resolution costs ~5 % of a request
+        return _json((await _serve(request.app.state.serving, [body], batch=False))[0])
 
     @router.post("/predict/batch", response_model=BatchResponse, tags=["predict"])
     async def predict_batch(body: BatchRequest, state: State) -> Response:
@@ -417,8 +423,8 @@ async def _serve(
     ]
     if shadow_idx and challenger is not None:
         jobs.append(state.batcher.score(challenger, [plans[k][4] for k in shadow_idx]))
-    try:
-        scored = await asyncio.gather(*jobs)
+    try:  # one model call (the usual case) needs no Task from gather
+        scored = [await jobs[0]] if len(jobs) == 1 else await asyncio.gather(*jobs)
     except Exception as exc:
         state.metrics.requests.labels(endpoint, "none", "error").inc()
         log.exception("scoring failed")

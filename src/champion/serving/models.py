@@ -37,6 +37,13 @@ class LoadedModel:
     loaded_at: datetime
 
     @property
+    def estimator_name(self) -> str:
+        estimator = getattr(self.predictor, "estimator", None) or getattr(
+            self.predictor, "model", None
+        )
+        return type(estimator).__name__
+
+    @property
     def task(self) -> str:
         return "classification" if self.classes is not None else "regression"
 
@@ -48,6 +55,7 @@ class LoadedModel:
             "task": self.task,
             "features": list(self.spec.names),
             "path": self.path,
+            "estimator": self.estimator_name,
             "loaded_at": self.loaded_at.isoformat(),
         }
 
