@@ -1,0 +1,228 @@
+"""Per-variant metrics, guardrails and the decision of an A/B evaluation (pure).
+
+The decision, in order (every reason that applies is spelled out):
+
+1. ``invalid`` — the arm counts do not match the configured split (sample-ratio
+   mismatch, p < ``srm_alpha``): the assignment is broken, nothing can be concluded.
+2. ``continue`` — an arm has fewer than ``min_labelled`` labelled rows.
+3. ``reject`` — the sequence says B is worse (upper bound < 0).
+4. ``promote`` — the sequence's lower bound clears ``promote_margin`` **and** no
+   guardrail is breached: B's precision and recall (classification) are not lower than
+   A's by more than their margins, its error rate not higher by more than its margin, its
+   p95 latency not higher by more than its margin.
+5. ``reject`` — the horizon (``max_labelled`` labelled rows) is reached without 4.
+6. ``continue`` — otherwise.
+
+Guardrails compare point estimates with non-inferiority margins; the primary decision
+is the anytime-valid sequence, so evaluating as often as one likes stays honest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from scipy.stats import rankdata
+
+from champion.abtest.classical import TestResult, chi_square_accuracy, mcnemar
+from champion.abtest.classical import sample_ratio_mismatch as srm_test
+from champion.abtest.sequential import Interval, paired, unpaired
+
+Action = Literal["promote", "continue", "reject", "invalid"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Thresholds of the evaluation; each name says its direction."""
+
+    alpha: float = 0.05  # two-sided level of the sequence
+    n_star: float = 10_000  # planned labelled rows (tunes where the sequence is tightest)
+    promote_margin: float = 0.0  # lower bound of B - A must exceed this
+    min_labelled: int = 200  # per arm
+    max_labelled: int = 40_000  # horizon, all arms together
+    srm_alpha: float = 0.001
+    precision_margin: float = 0.02  # B may be at most this much below A
+    recall_margin: float = 0.02
+    error_rate_margin: float = 0.01  # B may be at most this much above A
+    latency_p95_margin_ms: float = 25.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1 or not 0 < self.srm_alpha < 1:
+            raise ValueError("alpha and srm_alpha must be in (0, 1)")
+        if self.min_labelled < 2 or self.max_labelled <= self.min_labelled:
+            raise ValueError("need 2 <= min_labelled < max_labelled")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """What one variant produced: labelled rows and request outcomes."""
+
+    y_true: np.ndarray  # labels of the labelled rows
+    y_pred: np.ndarray  # predictions of the same rows
+    latency_ms: np.ndarray  # every answered request
+    requests: int  # answered + failed
+    errors: int  # failed requests
+    y_score: np.ndarray | None = None  # P(positive) for ROC AUC, binary only
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reasons: tuple[str, ...]
+    interval: Interval
+    paired: bool
+    srm: TestResult | None
+    chi_square: TestResult | None  # fixed-horizon, NOT valid under repeated looks
+    mcnemar: TestResult | None
+    metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
+
+
+def row_scores(arm: Arm, task: str) -> np.ndarray:
+    """Per-row score: 1/0 correct (classification), minus the absolute error (regression)."""
+    if task == "classification":
+        return (arm.y_true == arm.y_pred).astype(np.float64)
+    return -np.abs(arm.y_true.astype(np.float64) - arm.y_pred.astype(np.float64))
+
+
+def _precision_recall(y: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
+    """Binary (positive = the larger label) or macro-averaged precision, recall, F1."""
+    classes = np.unique(np.concatenate([y, pred]))
+    targets = classes[-1:] if classes.size <= 2 else classes
+    values = []
+    for c in targets:
+        tp = float(np.sum((pred == c) & (y == c)))
+        predicted, actual = float(np.sum(pred == c)), float(np.sum(y == c))
+        p = tp / predicted if predicted else 0.0
+        r = tp / actual if actual else 0.0
+        values.append((p, r, 2 * p * r / (p + r) if p + r else 0.0))
+    return tuple(float(np.mean(v)) for v in zip(*values, strict=True))  # type: ignore[return-value]
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC AUC by the rank (Mann-Whitney) formula; None without both classes."""
+    positive = y == np.unique(y).max()
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def arm_metrics(arm: Arm, task: str) -> dict[str, float | None]:
+    labelled = int(arm.y_true.size)
+    out: dict[str, float | None] = {
+        "requests": float(arm.requests),
+        "labelled": float(labelled),
+        "label_coverage": labelled / max(arm.requests - arm.errors, 1),
+        "error_rate": arm.errors / arm.requests if arm.requests else 0.0,
+        "latency_p95_ms": float(np.percentile(arm.latency_ms, 95)) if arm.latency_ms.size else None,
+    }
+    if labelled == 0:
+        return out
+    if task == "classification":
+        precision, recall, f1 = _precision_recall(arm.y_true, arm.y_pred)
+        out.update(
+            accuracy=float(np.mean(arm.y_true == arm.y_pred)),
+            precision=precision,
+            recall=recall,
+            f1=f1,
+            roc_auc=_auc(arm.y_true, arm.y_score) if arm.y_score is not None else None,
+        )
+    else:
+        y = arm.y_true.astype(np.float64)
+        err = y - arm.y_pred.astype(np.float64)
+        total = float(((y - y.mean()) ** 2).sum())
+        out.update(
+            mae=float(np.abs(err).mean()),
+            rmse=float(np.sqrt((err**2).mean())),
+            r2=1.0 - float((err**2).sum()) / total if total > 0 else None,
+        )
+    return out
+
+
+def _guardrails(ma: dict, mb: dict, task: str, policy: Policy) -> list[str]:
+    breaches = []
+    checks = [("error_rate", policy.error_rate_margin, +1)]
+    if task == "classification":
+        checks += [("precision", policy.precision_margin, -1), ("recall", policy.recall_margin, -1)]
+    for name, margin, worse in checks:
+        a, b = ma.get(name), mb.get(name)
+        if a is not None and b is not None and worse * (b - a) > margin:
+            breaches.append(f"guardrail {name}: B {b:.4f} vs A {a:.4f} (margin {margin:g})")
+    a, b = ma.get("latency_p95_ms"), mb.get("latency_p95_ms")
+    if a is not None and b is not None and b - a > policy.latency_p95_margin_ms:
+        breaches.append(
+            f"guardrail p95 latency: B {b:.1f} ms vs A {a:.1f} ms "
+            f"(margin {policy.latency_p95_margin_ms:g} ms)"
+        )
+    return breaches
+
+
+def decide(
+    a: Arm,
+    b: Arm,
+    *,
+    task: str,
+    split_b: float,
+    policy: Policy | None = None,
+    paired_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> Decision:
+    """Decide on B vs A. ``paired_rows`` = (y_true, pred_A, pred_B) of rows both scored
+    (shadow mode): then the paired sequence and McNemar are used, and no SRM check."""
+    policy = policy or Policy()
+    metrics = {"A": arm_metrics(a, task), "B": arm_metrics(b, task)}
+    reasons: list[str] = []
+    chi = mcn = srm = None
+    if paired_rows is not None:
+        y, pa, pb = paired_rows
+        arm_a = Arm(y, pa, a.latency_ms, a.requests, a.errors)
+        arm_b = Arm(y, pb, b.latency_ms, b.requests, b.errors)
+        metrics = {"A": arm_metrics(arm_a, task), "B": arm_metrics(arm_b, task)}
+        sa, sb = row_scores(arm_a, task), row_scores(arm_b, task)
+        interval = paired(sb - sa, alpha=policy.alpha, n_star=policy.n_star)
+        n_a = n_b = int(y.size)
+        if task == "classification":
+            mcn = mcnemar(int(((sa == 1) & (sb == 0)).sum()), int(((sa == 0) & (sb == 1)).sum()))
+    else:
+        sa, sb = row_scores(a, task), row_scores(b, task)
+        interval = unpaired(sa, sb, alpha=policy.alpha, n_star=policy.n_star)
+        n_a, n_b = int(sa.size), int(sb.size)
+        srm = srm_test(a.requests, b.requests, split_b)
+        if task == "classification":
+            chi = chi_square_accuracy(int(sa.sum()), n_a, int(sb.sum()), n_b)
+
+    def finish(action: Action) -> Decision:
+        return Decision(
+            action, tuple(reasons), interval, paired_rows is not None, srm, chi, mcn, metrics
+        )
+
+    bounds = f"B - A in [{interval.lower:+.4f}, {interval.upper:+.4f}] (p={interval.p_value:.3g})"
+    if srm is not None and srm.p_value < policy.srm_alpha:
+        reasons.append(
+            f"sample-ratio mismatch: {a.requests} A / {b.requests} B requests for a "
+            f"{1 - split_b:.0%}/{split_b:.0%} split (p={srm.p_value:.2g} < {policy.srm_alpha:g})"
+        )
+        return finish("invalid")
+    if min(n_a, n_b) < policy.min_labelled:
+        reasons.append(
+            f"not enough labels yet: A {n_a}, B {n_b}, need {policy.min_labelled} per arm"
+        )
+        return finish("continue")
+    if interval.upper < 0:
+        reasons.append(f"B is worse: {bounds}")
+        return finish("reject")
+    breaches = _guardrails(metrics["A"], metrics["B"], task, policy)
+    if interval.lower > policy.promote_margin and not breaches:
+        reasons.append(f"B is better: {bounds}, lower bound > {policy.promote_margin:g}")
+        return finish("promote")
+    if interval.lower > policy.promote_margin:
+        reasons.append(f"B is better on the primary metric ({bounds}) but:")
+    reasons.extend(breaches)
+    labelled = n_a + n_b if paired_rows is None else n_a
+    if labelled >= policy.max_labelled:
+        reasons.append(f"horizon reached: {labelled} labelled rows >= {policy.max_labelled}")
+        return finish("reject")
+    if not breaches:
+        reasons.append(f"no decision yet: {bounds}")
+    return finish("continue")
