@@ -24,6 +24,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within ``timeout`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -92,12 +104,7 @@ def mlflow_server(workdir: Path) -> Iterator[MlflowServer]:
         wait_http(f"http://127.0.0.1:{port}/health", timeout=90, proc=proc)
         yield MlflowServer(f"http://127.0.0.1:{port}", ADMIN_USER, ADMIN_PASSWORD)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
@@ -147,13 +154,7 @@ def api_server(env: dict[str, str], workdir: Path, *, workers: int = 1) -> Itera
             raise TimeoutError(f"API not ready:\n{log_path.read_text()[-3000:]}")
         yield ApiServer(url, proc, log_path)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------
