@@ -171,15 +171,14 @@ def decide(
     """Decide on B vs A. ``paired_rows`` = (y_true, pred_A, pred_B) of rows both scored
     (shadow mode): then the paired sequence and McNemar are used, and no SRM check."""
     policy = policy or Policy()
-    metrics = {"A": arm_metrics(a, task), "B": arm_metrics(b, task)}
     reasons: list[str] = []
     chi = mcn = srm = None
     if paired_rows is not None:
         y, pa, pb = paired_rows
-        arm_a = Arm(y, pa, a.latency_ms, a.requests, a.errors)
-        arm_b = Arm(y, pb, b.latency_ms, b.requests, b.errors)
-        metrics = {"A": arm_metrics(arm_a, task), "B": arm_metrics(arm_b, task)}
-        sa, sb = row_scores(arm_a, task), row_scores(arm_b, task)
+        # both models scored the same rows: metrics and scores come from those rows
+        a = Arm(y, pa, a.latency_ms, a.requests, a.errors)
+        b = Arm(y, pb, b.latency_ms, b.requests, b.errors)
+        sa, sb = row_scores(a, task), row_scores(b, task)
         interval = paired(sb - sa, alpha=policy.alpha, n_star=policy.n_star)
         n_a = n_b = int(y.size)
         if task == "classification":
@@ -191,6 +190,7 @@ def decide(
         srm = srm_test(a.requests, b.requests, split_b)
         if task == "classification":
             chi = chi_square_accuracy(int(sa.sum()), n_a, int(sb.sum()), n_b)
+    metrics = {"A": arm_metrics(a, task), "B": arm_metrics(b, task)}
 
     def finish(action: Action) -> Decision:
         return Decision(

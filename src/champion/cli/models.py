@@ -13,7 +13,7 @@ from rich.table import Table
 
 from champion.cli.app import app, lifecycle_app, registry_app
 from champion.cli.common import console, load_source
-from champion.config import Settings, load_settings
+from champion.config import load_settings
 from champion.datasets import BUNDLED
 from champion.errors import InvalidInputError
 from champion.lifecycle import (
@@ -162,10 +162,6 @@ def lifecycle_bootstrap(
         console.print(f"bootstrap: a champion exists (v{outcome.champion.version}); nothing to do")
 
 
-def _actor(settings: Settings) -> str:
-    return settings.who
-
-
 JsonOpt = Annotated[bool, Opt("--json", help="Print JSON instead of a table.")]
 
 
@@ -242,7 +238,7 @@ def promote(
     settings = load_settings()
     registry = open_registry(settings)
     event = registry.promote(
-        version, actor=_actor(settings), reason=reason or "promoted from the command line"
+        version, actor=settings.who, reason=reason or "promoted from the command line"
     )
     before = f" (was v{event.previous})" if event.previous else ""
     console.print(f"champion -> v{event.version}{before}")
@@ -254,6 +250,6 @@ def rollback(reason: ReasonOpt = None) -> None:
     settings = load_settings()
     registry = open_registry(settings)
     event = registry.rollback(
-        actor=_actor(settings), reason=reason or "rolled back from the command line"
+        actor=settings.who, reason=reason or "rolled back from the command line"
     )
     console.print(f"champion -> v{event.version} (rolled back from v{event.previous})")
