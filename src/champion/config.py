@@ -163,6 +163,38 @@ class Settings(BaseSettings):
         validation_alias=_env("ab_mode"),
         description="Routing when no A/B configuration is stored yet.",
     )
+    ab_alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        validation_alias=_env("ab_alpha"),
+        description="Two-sided level of the anytime-valid confidence sequence.",
+    )
+    ab_planned_labels: int = Field(
+        10_000,
+        ge=10,
+        validation_alias=_env("ab_planned_labels"),
+        description="N*: labelled rows where the sequence is tightest (a planning guess).",
+    )
+    ab_min_labelled: int = Field(
+        200, ge=2, validation_alias=_env("ab_min_labelled"), description="Per arm, to decide."
+    )
+    ab_max_labelled: int = Field(
+        40_000,
+        ge=3,
+        validation_alias=_env("ab_max_labelled"),
+        description="Horizon: labelled rows after which an undecided challenger is rejected.",
+    )
+    ab_promote_margin: float = Field(
+        0.0,
+        ge=0,
+        validation_alias=_env("ab_promote_margin"),
+        description="Promote when the lower bound of B - A (per-row score) exceeds this.",
+    )
+    ab_precision_margin: float = Field(0.02, ge=0, validation_alias=_env("ab_precision_margin"))
+    ab_recall_margin: float = Field(0.02, ge=0, validation_alias=_env("ab_recall_margin"))
+    ab_error_rate_margin: float = Field(0.01, ge=0, validation_alias=_env("ab_error_rate_margin"))
+    ab_latency_margin_ms: float = Field(25.0, ge=0, validation_alias=_env("ab_latency_margin_ms"))
 
     # -- serving -----------------------------------------------------------------------
     database_url: str | None = Field(

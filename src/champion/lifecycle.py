@@ -17,6 +17,13 @@ from champion.config import Settings
 from champion.datasets import Dataset
 from champion.drift import DriftConfig, ReferenceProfile, build_profile
 from champion.errors import ConfigError
+from champion.evaluation import (  # the A/B steps live in their own module
+    EvaluationOutcome,
+    ab_policy,
+    evaluate_and_promote,
+    open_store,
+    start_experiment,
+)
 from champion.registry import CHAMPION, ModelRegistry, VersionInfo
 from champion.tracking import connect, ensure_experiment
 from champion.training import TrainConfig, TrainResult, train
@@ -174,3 +181,19 @@ def bootstrap(
     )
     assert outcome.version is not None  # registered: MLFLOW_LOG is true
     return BootstrapOutcome(champion=outcome.version, created=True, training=outcome)
+
+
+__all__ = [
+    "BootstrapOutcome",
+    "EvaluationOutcome",
+    "TrainOutcome",
+    "ab_policy",
+    "bootstrap",
+    "drift_config",
+    "evaluate_and_promote",
+    "open_registry",
+    "open_store",
+    "start_experiment",
+    "train_and_register",
+    "train_config",
+]

@@ -77,6 +77,39 @@ class Decision:
     mcnemar: TestResult | None
     metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
+    @property
+    def labelled(self) -> tuple[int, int]:
+        """Labelled rows behind the decision: (A, B); the same number twice when paired."""
+        return tuple(int(self.metrics[v].get("labelled") or 0) for v in ("A", "B"))  # type: ignore[return-value]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready (infinite bounds become None)."""
+
+        def finite(x: float) -> float | None:
+            return x if np.isfinite(x) else None
+
+        def test(t: TestResult | None) -> dict[str, float] | None:
+            return None if t is None else {"statistic": t.statistic, "p_value": t.p_value}
+
+        iv = self.interval
+        return {
+            "action": self.action,
+            "reasons": list(self.reasons),
+            "paired": self.paired,
+            "interval": {
+                "estimate": iv.estimate,
+                "lower": finite(iv.lower),
+                "upper": finite(iv.upper),
+                "n": iv.n,
+                "alpha": iv.alpha,
+                "p_value": iv.p_value,
+            },
+            "srm": test(self.srm),
+            "chi_square_fixed_horizon": test(self.chi_square),
+            "mcnemar": test(self.mcnemar),
+            "metrics": self.metrics,
+        }
+
 
 def row_scores(arm: Arm, task: str) -> np.ndarray:
     """Per-row score: 1/0 correct (classification), minus the absolute error (regression)."""

@@ -16,6 +16,10 @@ registry_app = typer.Typer(help="Model versions, aliases and their history.", no
 lifecycle_app = typer.Typer(
     help="The lifecycle steps the Airflow DAGs run, from the shell.", no_args_is_help=True
 )
+ab_app = typer.Typer(
+    help="A/B experiments: status, configuration, evaluation.", no_args_is_help=True
+)
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(ab_app, name="ab")
 app.add_typer(registry_app, name="registry")
 app.add_typer(lifecycle_app, name="lifecycle")

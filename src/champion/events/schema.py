@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the failures table
 metadata = MetaData()
 
 schema_version = Table(
@@ -77,4 +77,17 @@ ab_config = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", String(256), nullable=False),
     Column("note", Text, nullable=False, default=""),
+)
+
+failures = Table(
+    "failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("experiment_id", String(64), nullable=False),
+    Column("variant", String(16), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("requests", Integer, nullable=False),  # requests that failed together
+    Column("error", Text, nullable=False),
+    Index("ix_failures_experiment", "experiment_id"),
 )

@@ -20,13 +20,24 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Integer, create_engine, event, func, insert, select, text
+from sqlalchemy import (
+    Engine,
+    Integer,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from champion.errors import BackendError, ConflictError, NotFoundError
 from champion.events.schema import (
     SCHEMA_VERSION,
     ab_config,
+    failures,
     feedback,
     metadata,
     predictions,
@@ -168,7 +179,10 @@ class EventStore:
                 f"the prediction log has schema version {found}, newer than this champion "
                 f"({SCHEMA_VERSION}); upgrade champion"
             )
-        return int(found)
+        if found < SCHEMA_VERSION:  # every upgrade so far only added tables (create_all)
+            with self._tx("migrate") as conn:
+                conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
+        return SCHEMA_VERSION
 
     def ping(self) -> bool:
         """True when the database answers."""
@@ -302,6 +316,64 @@ class EventStore:
             if fresh:
                 conn.execute(insert(feedback), fresh)
         return FeedbackResult(inserted=len(fresh), duplicates=duplicates)
+
+    # -- failures ---------------------------------------------------------------------
+    def record_failure(
+        self, *, experiment_id: str, variant: str, model_version: str, requests: int, error: str
+    ) -> None:
+        """Count requests a model failed to answer (the error-rate guardrail reads them)."""
+        with self._tx("record failure") as conn:
+            conn.execute(
+                insert(failures).values(
+                    created_at=datetime.now(UTC),
+                    experiment_id=experiment_id,
+                    variant=variant,
+                    model_version=model_version,
+                    requests=requests,
+                    error=error[:2000],
+                )
+            )
+
+    def failure_counts(self, experiment_id: str) -> dict[tuple[str, str], int]:
+        """Failed requests of an experiment by (variant, model version)."""
+        query = (
+            select(failures.c.variant, failures.c.model_version, func.sum(failures.c.requests))
+            .where(failures.c.experiment_id == experiment_id)
+            .group_by(failures.c.variant, failures.c.model_version)
+        )
+        with self._tx("read failures") as conn:
+            return {(v, m): int(n or 0) for v, m, n in conn.execute(query).all()}
+
+    def experiment_rows(self, experiment_id: str) -> dict[str, list[Any]]:
+        """Every prediction of an experiment with its label (None when none arrived yet),
+        as columns, oldest first: what an evaluation reads."""
+        p, f = predictions, feedback
+        columns = [
+            p.c.created_at,
+            p.c.variant,
+            p.c.model_version,
+            p.c.prediction,
+            p.c.prediction_num,
+            p.c.probability,
+            p.c.shadow_version,
+            p.c.shadow_prediction,
+            p.c.shadow_prediction_num,
+            p.c.shadow_probability,
+            p.c.latency_ms,
+            f.c.label,
+            f.c.label_num,
+            f.c.received_at,
+        ]
+        query = (
+            select(*columns)
+            .select_from(p.outerjoin(f, p.c.request_id == f.c.request_id))
+            .where(p.c.experiment_id == experiment_id)
+            .order_by(p.c.created_at)
+        )
+        with self._tx("read experiment") as conn:
+            rows = conn.execute(query).all()
+        names = [c.name for c in columns]
+        return {name: [row[i] for row in rows] for i, name in enumerate(names)}
 
     # -- A/B configuration ------------------------------------------------------------
     def ab_config(self) -> ABConfig | None:

@@ -375,6 +375,28 @@ def _as_class(label: Any, model: LoadedModel | None) -> Any:
     return label
 
 
+async def _record_failures(
+    state: ServingState, experiment_id: str, plans: list[Any], exc: Exception
+) -> None:
+    """Count the failed requests per variant in the log (the error-rate guardrail)."""
+    counts: dict[tuple[str, str], int] = {}
+    for plan in plans:
+        key = (plan[1], plan[2].version)
+        counts[key] = counts.get(key, 0) + 1
+    for (variant, version), n in counts.items():
+        try:
+            await asyncio.to_thread(
+                state.store.record_failure,
+                experiment_id=experiment_id,
+                variant=variant,
+                model_version=version,
+                requests=n,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        except BackendError as db_exc:
+            log.warning("could not record a failure: %s", db_exc)
+
+
 async def _serve(
     state: ServingState, items: list[PredictRequest], *, batch: bool
 ) -> list[PredictResponse]:
@@ -428,6 +450,7 @@ async def _serve(
     except Exception as exc:
         state.metrics.requests.labels(endpoint, "none", "error").inc()
         log.exception("scoring failed")
+        await _record_failures(state, config.experiment_id, plans, exc)
         raise HTTPException(500, f"the model failed to score the request: {exc}") from exc
     label: dict[int, Any] = {}
     proba: dict[int, float | None] = {}

@@ -1,0 +1,347 @@
+"""evaluate_and_promote against a real embedded MLflow store and a real SQLite log.
+
+The prediction log is filled with simulated experiments whose ground truth is known
+(each arm's accuracy), the decision is checked against it, and so is what the
+evaluation did in MLflow: the comparison run, the aliases, the history.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from api_helpers import train_two_models
+from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
+
+from champion.abtest.arms import build_evidence, interval_path
+from champion.abtest.sequential import paired, unpaired
+from champion.cli import main
+from champion.config import load_settings
+from champion.events import EventStore
+from champion.events.schema import schema_version
+from champion.lifecycle import evaluate_and_promote, open_registry, start_experiment
+from champion.tracking import connect
+
+
+@pytest.fixture(scope="module")
+def trained_home(tmp_path_factory, titanic):
+    home = tmp_path_factory.mktemp("eval-models")
+    train_two_models(home, titanic)  # v1 champion, v2 challenger
+    return home
+
+
+@pytest.fixture
+def settings(trained_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home)
+    return load_settings(home=home, actor="tester")
+
+
+@pytest.fixture
+def store(settings):
+    s = EventStore(settings.events_url)
+    s.migrate()
+    yield s
+    s.dispose()
+
+
+def seed_rows(
+    store: EventStore,
+    experiment: str,
+    *,
+    n: int,
+    acc_a: float,
+    acc_b: float,
+    split_b: float = 0.5,
+    shadow: bool = False,
+    versions: tuple[str, str] = ("1", "2"),
+    seed: int = 0,
+    label_share: float = 1.0,
+) -> dict[str, np.ndarray]:
+    """``n`` predictions of a simulated experiment, labelled with known accuracies.
+
+    Split: each row goes to B with probability ``split_b``. Shadow: every row is
+    answered by A and also scored by B. Returns the ground truth it wrote.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    to_b = (rng.random(n) < split_b) if not shadow else np.zeros(n, bool)
+    right_a, right_b = rng.random(n) < acc_a, rng.random(n) < acc_b
+    pred_a, pred_b = np.where(right_a, y, 1 - y), np.where(right_b, y, 1 - y)
+    score_a = np.clip(pred_a * 0.6 + rng.random(n) * 0.4, 0, 1)
+    score_b = np.clip(pred_b * 0.6 + rng.random(n) * 0.4, 0, 1)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows, labels, ids = [], [], []
+    for i in range(n):
+        b = bool(to_b[i])
+        pred, score = (pred_b[i], score_b[i]) if b else (pred_a[i], score_a[i])
+        request_id = str(uuid.uuid4())
+        ids.append(request_id)
+        rows.append(
+            {
+                "request_id": request_id,
+                "created_at": start + timedelta(seconds=i),
+                "experiment_id": experiment,
+                "user_id": f"u{i}",
+                "variant": "B" if b else "A",
+                "model_name": "m",
+                "model_version": versions[1] if b else versions[0],
+                "features": "{}",
+                "prediction": str(int(pred)),
+                "prediction_num": float(pred),
+                "probability": float(score),
+                "shadow_version": versions[1] if shadow else None,
+                "shadow_prediction": str(int(pred_b[i])) if shadow else None,
+                "shadow_prediction_num": float(pred_b[i]) if shadow else None,
+                "shadow_probability": float(score_b[i]) if shadow else None,
+                "latency_ms": 3.0,
+            }
+        )
+        if rng.random() < label_share:
+            labels.append((request_id, int(y[i])))
+    store.insert_predictions(rows)
+    store.add_feedback(labels)
+    return {"y": y, "to_b": to_b, "pred_a": pred_a, "pred_b": pred_b, "score_a": score_a}
+
+
+def start(store: EventStore, experiment: str, mode: str = "random", split_b: float = 0.5) -> None:
+    store.set_ab_config(experiment_id=experiment, mode=mode, split_b=split_b, updated_by="t")
+
+
+def comparison_run(settings):
+    client = connect(settings).client
+    experiment = client.get_experiment_by_name(settings.comparison_name)
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    return client, runs[0]
+
+
+# -- the arms, against sklearn ----------------------------------------------------------
+def test_arm_metrics_match_sklearn(settings, store) -> None:
+    start(store, "e1")
+    truth = seed_rows(store, "e1", n=3000, acc_a=0.75, acc_b=0.8, seed=1)
+    outcome = evaluate_and_promote(settings, apply=False)
+    y, to_b = truth["y"], truth["to_b"]
+    metrics = outcome.decision.metrics
+    for arm, pred, mask in (("A", truth["pred_a"], ~to_b), ("B", truth["pred_b"], to_b)):
+        assert metrics[arm]["labelled"] == mask.sum()
+        assert metrics[arm]["accuracy"] == pytest.approx(accuracy_score(y[mask], pred[mask]))
+        assert metrics[arm]["precision"] == pytest.approx(precision_score(y[mask], pred[mask]))
+        assert metrics[arm]["recall"] == pytest.approx(recall_score(y[mask], pred[mask]))
+    mask = ~to_b
+    assert metrics["A"]["roc_auc"] == pytest.approx(roc_auc_score(y[mask], truth["score_a"][mask]))
+    # the interval is the unpaired sequence of the per-row correctness
+    right_a = (truth["pred_a"] == y)[~to_b].astype(float)
+    right_b = (truth["pred_b"] == y)[to_b].astype(float)
+    expected = unpaired(right_a, right_b, alpha=0.05, n_star=settings.ab_planned_labels)
+    assert outcome.decision.interval.lower == pytest.approx(expected.lower)
+    assert outcome.decision.interval.upper == pytest.approx(expected.upper)
+
+
+# -- decisions against simulated ground truth -------------------------------------------
+def test_better_challenger_is_promoted_once(settings, store) -> None:
+    start(store, "better")
+    seed_rows(store, "better", n=6000, acc_a=0.70, acc_b=0.80, seed=2)
+    outcome = evaluate_and_promote(settings)
+    assert outcome.decision.action == "promote", outcome.decision.reasons
+    assert outcome.decision.interval.lower > 0
+    assert outcome.applied == "promoted v2"
+    registry = open_registry(settings)
+    assert registry.alias("champion", refresh=True).version == "2"
+    assert registry.alias("challenger", refresh=True) is None
+    assert registry.history()[-2].action == "promote"
+    assert "better" in registry.history()[-2].reason
+    assert store.ab_config().mode == "off"  # the experiment is over
+    client, run = comparison_run(settings)
+    assert run.data.tags["champion.decision"] == "promote"
+    assert run.data.tags["champion.applied"] == "promoted v2"
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["diff/lower"] > 0
+    assert run.data.params["challenger_version"] == "2"
+    artifacts = {f.path for f in client.list_artifacts(run.info.run_id)}
+    assert {"variant_metrics.csv", "decision.json", "confidence_sequence.csv"} <= artifacts
+    # a second run does nothing: no challenger left, no alias moved, nothing logged
+    again = evaluate_and_promote(settings)
+    assert again.decision is None and "no challenger" in again.note
+    assert open_registry(settings).alias("champion", refresh=True).version == "2"
+    assert len(open_registry(settings).history()) == len(registry.history())
+
+
+def test_equal_challenger_continues_and_repeat_looks_are_not_logged(settings, store) -> None:
+    start(store, "aa")
+    seed_rows(store, "aa", n=2000, acc_a=0.8, acc_b=0.8, seed=3)
+    first = evaluate_and_promote(settings)
+    assert first.decision.action == "continue"
+    assert first.decision.interval.lower < 0 < first.decision.interval.upper
+    second = evaluate_and_promote(settings)
+    assert second.repeated
+    client, run = comparison_run(settings)
+    assert len(client.get_metric_history(run.info.run_id, "diff/estimate")) == 1
+    seed_rows(store, "aa", n=500, acc_a=0.8, acc_b=0.8, seed=4)
+    third = evaluate_and_promote(settings)
+    assert not third.repeated
+    history = client.get_metric_history(run.info.run_id, "diff/estimate")
+    assert sorted(m.step for m in history) == [2000, 2500]
+    assert open_registry(settings).alias("challenger", refresh=True).version == "2"
+
+
+def test_worse_challenger_is_rejected(settings, store) -> None:
+    start(store, "worse")
+    seed_rows(store, "worse", n=5000, acc_a=0.80, acc_b=0.70, seed=5)
+    outcome = evaluate_and_promote(settings)
+    assert outcome.decision.action == "reject"
+    assert outcome.applied == "rejected v2"
+    registry = open_registry(settings)
+    assert registry.alias("champion", refresh=True).version == "1"
+    assert registry.alias("challenger", refresh=True) is None
+    assert registry.get("2").tags.get("champion.rejected")
+
+
+def test_without_apply_nothing_moves(settings, store) -> None:
+    start(store, "dry")
+    seed_rows(store, "dry", n=6000, acc_a=0.70, acc_b=0.80, seed=6)
+    outcome = evaluate_and_promote(settings, apply=False)
+    assert outcome.decision.action == "promote" and outcome.applied is None
+    assert open_registry(settings).alias("champion", refresh=True).version == "1"
+
+
+def test_shadow_is_paired_and_needs_fewer_labels(settings, store) -> None:
+    start(store, "shadow", mode="shadow")
+    truth = seed_rows(store, "shadow", n=1500, acc_a=0.75, acc_b=0.85, shadow=True, seed=7)
+    outcome = evaluate_and_promote(settings, apply=False)
+    d = outcome.decision
+    assert d.paired and d.mcnemar is not None and d.srm is None
+    y = truth["y"]
+    diff = (truth["pred_b"] == y).astype(float) - (truth["pred_a"] == y).astype(float)
+    expected = paired(diff, alpha=0.05, n_star=settings.ab_planned_labels)
+    assert d.interval.lower == pytest.approx(expected.lower)
+    assert d.metrics["B"]["accuracy"] == pytest.approx(float(np.mean(truth["pred_b"] == y)))
+    assert d.action == "promote"
+    # the sequence over time ends where the decision is
+    assert outcome.looks[-1].labelled == 1500
+    assert outcome.looks[-1].lower == pytest.approx(d.interval.lower)
+
+
+def test_sample_ratio_mismatch_is_invalid_and_never_promoted(settings, store) -> None:
+    start(store, "srm", split_b=0.5)
+    seed_rows(store, "srm", n=10_000, acc_a=0.70, acc_b=0.80, split_b=0.45, seed=8)
+    outcome = evaluate_and_promote(settings)
+    assert outcome.decision.action == "invalid"
+    assert "sample-ratio mismatch" in outcome.decision.reasons[0]
+    assert outcome.applied is None
+    assert open_registry(settings).alias("challenger", refresh=True).version == "2"
+
+
+def test_rows_of_other_versions_and_failures(settings, store) -> None:
+    start(store, "mixed")
+    seed_rows(store, "mixed", n=400, acc_a=0.9, acc_b=0.9, versions=("7", "8"), seed=9)
+    seed_rows(store, "mixed", n=1000, acc_a=0.8, acc_b=0.8, seed=10)
+    store.record_failure(
+        experiment_id="mixed", variant="B", model_version="2", requests=40, error="boom"
+    )
+    outcome = evaluate_and_promote(settings, apply=False)
+    assert outcome.ignored_rows == 400
+    m = outcome.decision.metrics
+    assert m["A"]["requests"] + m["B"]["requests"] == 1040
+    assert m["B"]["error_rate"] == pytest.approx(40 / m["B"]["requests"])
+    assert any("guardrail error_rate" in r for r in outcome.decision.reasons)
+
+
+def test_mode_off_or_no_experiment_evaluates_nothing(settings, store) -> None:
+    start(store, "stopped", mode="off")
+    outcome = evaluate_and_promote(settings)
+    assert outcome.decision is None and "mode off" in outcome.note
+
+
+def test_start_experiment_gets_a_fresh_id(settings, store) -> None:
+    config = start_experiment(settings, mode="shadow", store=store)
+    assert config.experiment_id.startswith("v1-v2-") and config.mode == "shadow"
+    assert store.ab_config().experiment_id == config.experiment_id
+
+
+# -- pure helpers --------------------------------------------------------------------
+def test_interval_path_is_the_sequence_on_prefixes() -> None:
+    rows = {k: [] for k in ("variant", "model_version", "label", "label_num", "prediction")}
+    rng = np.random.default_rng(0)
+    n = 400
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    y = rng.integers(0, 2, n)
+    pred = np.where(rng.random(n) < 0.8, y, 1 - y)
+    data = {
+        "variant": ["A" if i % 2 else "B" for i in range(n)],
+        "model_version": ["1" if i % 2 else "2" for i in range(n)],
+        "label": [str(v) for v in y],
+        "label_num": [float(v) for v in y],
+        "prediction": [str(v) for v in pred],
+        "prediction_num": [float(v) for v in pred],
+        "probability": [None] * n,
+        "shadow_version": [None] * n,
+        "latency_ms": [1.0] * n,
+        "received_at": [t0 + timedelta(seconds=n - i) for i in range(n)],  # reverse arrival
+    }
+    rows.update(data)
+    ev = build_evidence(rows, {}, champion="1", challenger="2", task="classification", shadow=False)
+    looks = interval_path(ev, task="classification", alpha=0.05, n_star=1000, points=5)
+    last = looks[-1]
+    assert last.labelled == n
+    # the 100 last-arrived labels are the first 100 rows: the look at n=100 saw only them
+    at_100 = next(
+        look
+        for look in interval_path(ev, task="classification", alpha=0.05, n_star=1000, points=n)
+        if look.labelled == 100
+    )
+    first = np.arange(n) >= n - 100
+    right = (pred == y).astype(float)
+    a = right[first & (np.arange(n) % 2 == 1)]
+    b = right[first & (np.arange(n) % 2 == 0)]
+    expected = unpaired(a, b, alpha=0.05, n_star=1000)
+    assert at_100.lower == pytest.approx(expected.lower)
+
+
+def test_migrate_upgrades_a_version_1_log(tmp_path) -> None:
+    from sqlalchemy import update
+
+    store = EventStore(f"sqlite:///{tmp_path / 'old.db'}")
+    store.migrate()
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE failures")
+        conn.execute(update(schema_version).values(version=1))
+    assert store.migrate() == 2
+    store.record_failure(experiment_id="e", variant="A", model_version="1", requests=3, error="x")
+    assert store.failure_counts("e") == {("A", "1"): 3}
+    store.dispose()
+
+
+# -- the command line ----------------------------------------------------------------
+def run_cli(argv, capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    out = capsys.readouterr()
+    return int(exit_info.value.code), out.out, out.err
+
+
+def test_cli_ab_commands(settings, store, monkeypatch, capsys) -> None:
+    import json
+
+    monkeypatch.setenv("CHAMPION_HOME", str(settings.home))
+    code, out, _ = run_cli(["ab", "start", "--mode", "random", "--split-b", "0.5"], capsys)
+    assert code == 0 and "started" in out
+    experiment = store.ab_config().experiment_id
+    seed_rows(store, experiment, n=6000, acc_a=0.70, acc_b=0.80, seed=11)
+    code, out, _ = run_cli(["ab", "status"], capsys)
+    assert code == 0 and experiment in out and "challenger v2" in out
+    code, out, _ = run_cli(["ab", "evaluate", "--json"], capsys)
+    body = json.loads(out)
+    assert body["decision"]["action"] == "promote" and body["applied"] is None
+    code, out, _ = run_cli(["ab", "evaluate", "--promote"], capsys)
+    assert code == 0 and "applied: promoted v2" in out
+    assert "NOT valid under repeated looks" in out
+    code, out, _ = run_cli(["ab", "evaluate", "--promote"], capsys)
+    assert code == 0 and "nothing to evaluate" in out
+    code, _, err = run_cli(["ab", "config", "--mode", "sideways"], capsys)
+    assert code == 2 and "--mode must be one of" in err
+    code, _, err = run_cli(["ab", "start"], capsys)
+    assert code == 2 and "no challenger" in err
