@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from api_helpers import train_two_models
 from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
 
 from champion.abtest.arms import build_evidence, interval_path
@@ -24,6 +23,8 @@ from champion.events import EventStore
 from champion.events.schema import schema_version
 from champion.lifecycle import evaluate_and_promote, open_registry, start_experiment
 from champion.tracking import connect
+
+from api_helpers import train_two_models
 
 
 @pytest.fixture(scope="module")
