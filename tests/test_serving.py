@@ -225,3 +225,36 @@ def test_ops_endpoints(api) -> None:
         assert client.get(f"{api.url}/docs").status_code == 200
         assert "swagger" in client.get(f"{api.url}/apidocs").text.lower()
         assert client.get(f"{api.url}/openapi.json").json()["paths"]["/predict"]
+
+
+def test_a_shadow_experiment_through_the_api_is_evaluated(
+    api, rows, store, backend, model_home, titanic
+) -> None:
+    from champion.config import load_settings
+    from champion.lifecycle import evaluate_and_promote
+
+    set_config(api.url, mode="shadow", experiment_id="shadow-eval")
+    labels = titanic.frame[titanic.schema.target].tolist()
+    picked = list(range(0, 600, 2))
+    with httpx.Client(timeout=10) as client:
+        answers = [_post(client, api.url, rows[i], f"se{i}") for i in picked]
+        items = [
+            {"request_id": a["request_id"], "label": int(labels[i])}
+            for a, i in zip(answers, picked, strict=True)
+        ]
+        assert client.post(f"{api.url}/feedback", json={"items": items}).status_code == 200
+    settings = load_settings(home=model_home, database_url=backend, ab_min_labelled=50)
+    outcome = evaluate_and_promote(settings, apply=False)
+    decision = outcome.decision
+    assert outcome.experiment_id == "shadow-eval" and decision.paired
+    truth = np.array([labels[i] for i in picked])
+    served = np.array([a["prediction"] for a in answers])
+    shadow = np.array(
+        [json.loads(store.prediction(a["request_id"])["shadow_prediction"]) for a in answers]
+    )
+    assert decision.metrics["A"]["labelled"] == len(picked)
+    assert decision.metrics["A"]["accuracy"] == pytest.approx(float(np.mean(served == truth)))
+    assert decision.metrics["B"]["accuracy"] == pytest.approx(float(np.mean(shadow == truth)))
+    assert decision.interval.estimate == pytest.approx(
+        float(np.mean(shadow == truth) - np.mean(served == truth))
+    )
