@@ -125,6 +125,24 @@ class Settings(BaseSettings):
         description="Rule share: drift when at least this share of features drifted.",
     )
     drift_bins: int = Field(10, ge=2, le=1000, validation_alias=_env("drift_bins"))
+    drift_window: int = Field(
+        2000,
+        ge=10,
+        validation_alias=_env("drift_window"),
+        description="Latest served rows the drift check compares with the reference.",
+    )
+    retrain_rows: int = Field(
+        5000,
+        ge=10,
+        validation_alias=_env("retrain_rows"),
+        description="Latest labelled rows a drift-triggered retraining learns from.",
+    )
+    retrain_min_rows: int = Field(
+        200,
+        ge=10,
+        validation_alias=_env("retrain_min_rows"),
+        description="Fewer labelled rows than this: retraining waits for more labels.",
+    )
     ks_floor: float = Field(0.05, ge=0, le=1, validation_alias=_env("ks_floor"))
     psi_floor: float = Field(0.02, ge=0, validation_alias=_env("psi_floor"))
     drift_correction: Literal["bonferroni", "none"] = Field(

@@ -24,6 +24,13 @@ from champion.evaluation import (  # the A/B steps live in their own module
     open_store,
     start_experiment,
 )
+from champion.monitoring import (  # drift on live data and retraining
+    RetrainOutcome,
+    ServedDrift,
+    check_served_drift,
+    drift_retrain,
+    retrain_challenger,
+)
 from champion.registry import CHAMPION, ModelRegistry, VersionInfo
 from champion.tracking import connect, ensure_experiment
 from champion.training import TrainConfig, TrainResult, train
@@ -186,13 +193,18 @@ def bootstrap(
 __all__ = [
     "BootstrapOutcome",
     "EvaluationOutcome",
+    "RetrainOutcome",
+    "ServedDrift",
     "TrainOutcome",
     "ab_policy",
     "bootstrap",
+    "check_served_drift",
     "drift_config",
+    "drift_retrain",
     "evaluate_and_promote",
     "open_registry",
     "open_store",
+    "retrain_challenger",
     "start_experiment",
     "train_and_register",
     "train_config",

@@ -375,6 +375,31 @@ class EventStore:
         names = [c.name for c in columns]
         return {name: [row[i] for row in rows] for i, name in enumerate(names)}
 
+    def served_features(self, *, limit: int, since: datetime | None = None) -> list[dict[str, Any]]:
+        """The features of the ``limit`` latest predictions (newer than ``since``)."""
+        query = select(predictions.c.features).order_by(predictions.c.created_at.desc())
+        if since is not None:
+            query = query.where(predictions.c.created_at >= since)
+        with self._tx("read served features") as conn:
+            texts = conn.execute(query.limit(limit)).scalars().all()
+        return [orjson.loads(t) for t in texts]
+
+    def labelled_rows(
+        self, *, limit: int, since: datetime | None = None
+    ) -> list[tuple[dict[str, Any], Any]]:
+        """(features, label) of the ``limit`` latest labelled predictions."""
+        p, f = predictions, feedback
+        query = (
+            select(p.c.features, f.c.label)
+            .select_from(p.join(f, p.c.request_id == f.c.request_id))
+            .order_by(p.c.created_at.desc())
+        )
+        if since is not None:
+            query = query.where(p.c.created_at >= since)
+        with self._tx("read labelled rows") as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [(orjson.loads(features), orjson.loads(label)) for features, label in rows]
+
     # -- A/B configuration ------------------------------------------------------------
     def ab_config(self) -> ABConfig | None:
         """The configuration in force (the latest one written), or None."""

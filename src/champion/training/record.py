@@ -132,9 +132,19 @@ def log_training_run(
             mlflow.log_table(board, artifact_file="leaderboard.json")
             mlflow.log_text(board.to_csv(index=False), "leaderboard.csv")
             mlflow.log_dict(profile.to_dict(), PROFILE_ARTIFACT)
-            dataset = mlflow.data.from_pandas(
-                frame, source=source, name=dataset_name, targets=schema.target, digest=digest[:36]
-            )
+            try:
+                dataset = mlflow.data.from_pandas(
+                    frame,
+                    source=source,
+                    name=dataset_name,
+                    targets=schema.target,
+                    digest=digest[:36],
+                )
+            except MlflowException:  # a source MLflow cannot resolve (a database URL)
+                mlflow.set_tag("champion.data_source", source)
+                dataset = mlflow.data.from_pandas(
+                    frame, name=dataset_name, targets=schema.target, digest=digest[:36]
+                )
             mlflow.log_input(dataset, context="training")
             # cloudpickle is deliberate (skops cannot hold FLAML/LightGBM pipelines); the
             # warning MLflow prints about it would only alarm users.

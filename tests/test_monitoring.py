@@ -1,0 +1,127 @@
+"""Drift on served features and drift-triggered retraining, on a real embedded MLflow
+store and a real SQLite prediction log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from champion.cli import main
+from champion.config import load_settings
+from champion.datasets import Dataset
+from champion.events import EventStore
+from champion.events.store import to_json
+from champion.lifecycle import (
+    bootstrap,
+    check_served_drift,
+    drift_retrain,
+    open_registry,
+    train_config,
+)
+from champion.simulate import make_traffic
+
+from api_helpers import feature_rows
+
+
+@pytest.fixture
+def world(tmp_path, titanic):
+    settings = load_settings(home=tmp_path / "home", actor="tester", retrain_min_rows=100)
+    half = titanic.frame.sample(frac=0.5, random_state=0)
+    reference = Dataset("titanic", half, titanic.schema)
+    bootstrap(settings, reference, train_config(settings, budget=2))
+    store = EventStore(settings.events_url)
+    store.migrate()
+    yield settings, store, titanic.frame.drop(half.index)
+    store.dispose()
+
+
+def log_traffic(store: EventStore, frame, schema, *, labelled: bool) -> int:
+    features = feature_rows(frame, schema.features)
+    rows, labels = [], []
+    for record, label in zip(features, frame[schema.target].tolist(), strict=True):
+        request_id = str(uuid.uuid4())
+        rows.append(
+            {
+                "request_id": request_id,
+                "created_at": datetime.now(UTC),
+                "experiment_id": "default",
+                "user_id": None,
+                "variant": "A",
+                "model_name": "m",
+                "model_version": "1",
+                "features": to_json(record),
+                "prediction": "0",
+                "prediction_num": 0.0,
+                "probability": 0.5,
+                "shadow_version": None,
+                "shadow_prediction": None,
+                "shadow_prediction_num": None,
+                "shadow_probability": None,
+                "latency_ms": 2.0,
+            }
+        )
+        labels.append((request_id, int(label)))
+    store.insert_predictions(rows)
+    if labelled:
+        store.add_feedback(labels)
+    return len(rows)
+
+
+def test_no_drift_no_retrain_then_drift_retrains_and_starts_an_experiment(world, titanic) -> None:
+    settings, store, holdout = world
+    schema = titanic.schema
+    log_traffic(store, make_traffic(holdout, 600, seed=1), schema, labelled=True)
+    checked = check_served_drift(settings)
+    assert not checked.result.drifted, checked.result.reason
+    assert checked.rows == 600 and checked.champion == "1"
+    outcome = drift_retrain(settings, train_config(settings, budget=2))
+    assert not outcome.retrained and outcome.note.startswith("no drift")
+    assert open_registry(settings).alias("challenger", refresh=True) is None
+
+    drifted = make_traffic(holdout, 800, seed=2, drift_cols=("Age", "Fare"), shift_sd=1.0)
+    log_traffic(store, drifted, schema, labelled=True)
+    checked = check_served_drift(settings, window=800)  # the latest 800 rows: the drifted ones
+    assert checked.result.drifted
+    assert set(checked.result.drifted_features) >= {"Age", "Fare"}
+    settings = load_settings(home=settings.home, actor="tester", drift_window=800, retrain_rows=800)
+    outcome = drift_retrain(settings, train_config(settings, budget=2), mode="shadow")
+    assert outcome.retrained and outcome.challenger == "2"
+    assert outcome.training_rows == 800
+    registry = open_registry(settings)
+    assert registry.alias("challenger", refresh=True).version == "2"
+    assert "drift" in registry.history()[-1].reason
+    config = store.ab_config()
+    assert config.mode == "shadow" and config.experiment_id.startswith("v1-v2-")
+    # the challenger's run learned from the logged rows, with the champion's schema
+    run = open_registry(settings).client.get_run(outcome.run_id)
+    assert run.data.params["target"] == "Survived"
+    assert run.data.params["numeric_features"] == ",".join(schema.numeric)
+    # a second call while the challenger is under test does nothing
+    again = drift_retrain(settings, train_config(settings, budget=2))
+    assert not again.retrained and "already under test" in again.note
+
+
+def test_retraining_waits_for_labels(world, titanic) -> None:
+    settings, store, holdout = world
+    drifted = make_traffic(holdout, 400, seed=3, drift_cols=("Age", "Fare"), shift_sd=1.5)
+    log_traffic(store, drifted, titanic.schema, labelled=False)
+    outcome = drift_retrain(settings, train_config(settings, budget=2))
+    assert outcome.drift.result.drifted and not outcome.retrained
+    assert "0 labelled rows" in outcome.note
+
+
+def test_cli_drift_check_and_errors(world, titanic, monkeypatch, capsys) -> None:
+    settings, store, holdout = world
+    monkeypatch.setenv("CHAMPION_HOME", str(settings.home))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lifecycle", "drift-check"])
+    assert exit_info.value.code == 2
+    assert "no served rows" in capsys.readouterr().err
+    drifted = make_traffic(holdout, 400, seed=4, drift_cols=("Age", "Fare"), shift_sd=1.5)
+    log_traffic(store, drifted, titanic.schema, labelled=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lifecycle", "drift-check", "--fail-on-drift"])
+    assert exit_info.value.code == 3
+    assert "DRIFT" in capsys.readouterr().out
