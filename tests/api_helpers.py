@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pandas as pd
 from champion.config import load_settings
 from champion.datasets import Dataset
 from champion.lifecycle import train_and_register, train_config
+from champion.traffic import records
 
 TOKEN = "test-admin-token-0123456789"
 
@@ -30,17 +30,7 @@ def train_two_models(home: Path, titanic: Dataset) -> None:
 
 
 def feature_rows(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
-    rows = []
-    for record in frame.loc[:, list(columns)].to_dict("records"):
-        rows.append(
-            {
-                k: None
-                if isinstance(v, float) and math.isnan(v)
-                else (v.item() if hasattr(v, "item") else v)
-                for k, v in record.items()
-            }
-        )
-    return rows
+    return records(frame, columns)
 
 
 def set_config(url: str, **body: Any) -> dict[str, Any]:

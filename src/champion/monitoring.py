@@ -5,7 +5,7 @@ Re-exported by :mod:`champion.lifecycle`; the CLI and the Airflow DAGs call them
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -114,6 +114,7 @@ class RetrainOutcome:
     experiment: ABConfig | None = None
     training_rows: int = 0
     note: str = ""
+    training: Any = field(default=None, repr=False, compare=False)  # the TrainOutcome
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -179,6 +180,7 @@ def retrain_challenger(
         run_id=outcome.run.run_id if outcome.run else None,
         training_rows=len(frame),
         note=f"challenger trained on {len(frame)} labelled rows",
+        training=outcome,
     )
 
 

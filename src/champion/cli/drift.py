@@ -107,22 +107,39 @@ def demo(
     dataset: Annotated[str | None, Opt(help=f"Bundled dataset: {', '.join(BUNDLED)}.")] = None,
     data: Annotated[Path | None, Opt(help="Or any CSV/Parquet table.")] = None,
     target: Annotated[str | None, Opt(help="Target column of --data.")] = None,
-    workdir: Annotated[Path, Opt(help="Where reports are written.")] = Path("champion-demo"),
+    workdir: Annotated[Path, Opt(help="Where the demo keeps its state and report.")] = Path(
+        "champion-demo"
+    ),
     drift_cols: Annotated[
         str | None, Opt(help="Comma-separated columns to drift (default per dataset).")
     ] = None,
-    rows: Annotated[int, Opt(min=50, help="Rows of simulated traffic per window.")] = 2000,
+    mode: Annotated[str, Opt(help="Experiment routing: shadow | hash | random.")] = "shadow",
+    rows: Annotated[int, Opt(min=100, help="Rows per traffic window (stable, drifted).")] = 1500,
+    eval_every: Annotated[int, Opt(min=50, help="Rows of traffic between evaluations.")] = 500,
+    max_evaluations: Annotated[int, Opt(min=1, help="Evaluations before the horizon.")] = 12,
+    budget: Annotated[float, Opt(min=1, help="AutoML seconds per training.")] = 8.0,
+    shift_sd: Annotated[
+        float, Opt(min=0, help="Shift numeric drift columns by this many SDs (0: router rule).")
+    ] = 1.0,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
 ) -> None:
-    """Run the main job end to end on a bundled dataset (embedded, no server needed)."""
-    from champion.demo import run_demo
+    """The whole lifecycle end to end, embedded: bootstrap, traffic, drift, retrain, A/B,
+    promotion; a report at WORKDIR/report.html."""
+    from champion.demo import DemoOptions, run_demo
 
     run_demo(
         load_source(dataset, data, target),
         workdir=workdir,
         drift_cols=split(drift_cols),
-        rows=rows,
-        seed=seed,
+        options=DemoOptions(
+            mode=mode,
+            rows=rows,
+            eval_every=eval_every,
+            max_evaluations=max_evaluations,
+            budget=budget,
+            shift_sd=shift_sd,
+            seed=seed,
+        ),
         settings=load_settings(),
         console=console,
     )

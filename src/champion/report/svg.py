@@ -120,3 +120,84 @@ def horizontal_bars(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def sequence_band(
+    points: Sequence[tuple[float, float, float, float]],
+    *,
+    chart: str,
+    marks: Sequence[tuple[float, str]] = (),
+    data: Mapping[str, str] | None = None,
+    width: int = 760,
+    height: int = 300,
+    x_label: str = "labelled rows",
+) -> str:
+    """A confidence sequence over time: (x, estimate, lower, upper) as a band around a
+    line, the zero line, and vertical ``marks`` (x, label) for the looks taken."""
+    left, right, top, bottom = 56, 20, 24, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    finite = [p for p in points if all(abs(v) < float("inf") for v in p)]
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' class='chart' width='{width}' "
+        f"height='{height}' viewBox='0 0 {width} {height}' data-chart='{escape(chart)}'"
+        f"{_attrs(data or {})} {FONT}>"
+    ]
+    if not finite:
+        parts.append(f"<text x='{left}' y='{top + 20}'>not enough labels yet</text></svg>")
+        return "".join(parts)
+    x_max = max(p[0] for p in finite) or 1.0
+    lows = [p[2] for p in finite]
+    highs = [p[3] for p in finite]
+    y_lo, y_hi = min(min(lows), 0.0), max(max(highs), 0.0)
+    span = (y_hi - y_lo) or 1.0
+    y_lo, y_hi = y_lo - 0.05 * span, y_hi + 0.05 * span
+
+    def sx(x: float) -> float:
+        return left + plot_w * x / x_max
+
+    def sy(y: float) -> float:
+        return top + plot_h * (y_hi - y) / (y_hi - y_lo)
+
+    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
+        value = y_lo + (y_hi - y_lo) * frac
+        y = sy(value)
+        parts.append(
+            f"<line x1='{left}' x2='{width - right}' y1='{y:.1f}' y2='{y:.1f}' stroke='#eee'/>"
+            f"<text x='{left - 4}' y='{y + 4:.1f}' text-anchor='end'>{value:+.3f}</text>"
+        )
+    band = [f"{sx(p[0]):.1f},{sy(p[3]):.1f}" for p in finite] + [
+        f"{sx(p[0]):.1f},{sy(p[2]):.1f}" for p in reversed(finite)
+    ]
+    parts.append(
+        f"<polygon points='{' '.join(band)}' fill='{REFERENCE_COLOR}' fill-opacity='0.25'>"
+        "<title>anytime-valid confidence sequence of B - A</title></polygon>"
+    )
+    line = " ".join(f"{sx(p[0]):.1f},{sy(p[1]):.1f}" for p in finite)
+    parts.append(
+        f"<polyline points='{line}' fill='none' stroke='{REFERENCE_COLOR}' stroke-width='2'/>"
+    )
+    parts.append(
+        f"<line x1='{left}' x2='{width - right}' y1='{sy(0):.1f}' y2='{sy(0):.1f}' "
+        f"stroke='{ALERT_COLOR}' stroke-dasharray='4 3'><title>B = A</title></line>"
+    )
+    for x, label in marks:
+        parts.append(
+            f"<line x1='{sx(x):.1f}' x2='{sx(x):.1f}' y1='{top}' y2='{top + plot_h}' "
+            f"stroke='#999' stroke-dasharray='2 3'><title>{escape(label)}</title></line>"
+        )
+    last = finite[-1]
+    parts.append(
+        f"<circle cx='{sx(last[0]):.1f}' cy='{sy(last[1]):.1f}' r='3' fill='{REFERENCE_COLOR}'>"
+        f"<title>{last[0]:.0f} labels: {last[1]:+.4f} in [{last[2]:+.4f}, {last[3]:+.4f}]"
+        "</title></circle>"
+    )
+    for frac in (0.0, 0.5, 1.0):
+        parts.append(
+            f"<text x='{sx(x_max * frac):.1f}' y='{top + plot_h + 16}' text-anchor='middle'>"
+            f"{x_max * frac:,.0f}</text>"
+        )
+    parts.append(
+        f"<text x='{left + plot_w / 2:.1f}' y='{height - 4}' text-anchor='middle'>"
+        f"{escape(x_label)}</text></svg>"
+    )
+    return "".join(parts)
