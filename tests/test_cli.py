@@ -195,15 +195,3 @@ def test_simulate_sample_writes_drifted_rows(tmp_path, capsys) -> None:
     assert code == 0 and len(pd.read_csv(out)) == 300
     code, _, err = run(["simulate", "sample", "--dataset", "iris", "--out", str(out)], capsys)
     assert code == 2 and "unknown dataset 'iris'" in err
-
-
-def test_demo_runs_end_to_end(tmp_path, capsys) -> None:
-    workdir = tmp_path / "demo"
-    code, _out, _ = run(["demo", "--workdir", str(workdir), "--rows", "1500"], capsys)
-    assert code == 0
-    data = json.loads((workdir / "drift.json").read_text())
-    assert data["stable"]["drifted"] is False
-    assert data["drifted"]["drifted"] is True
-    assert set(data["drifted"]["drifted_features"]) <= {"Age", "Fare"}  # only injected ones
-    assert (workdir / "report.html").read_text().count("data-chart='feature'") == 16
-    assert (workdir / "reference_profile.json").exists()

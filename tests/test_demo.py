@@ -1,0 +1,68 @@
+"""``champion demo`` end to end (quick settings): the story must really have happened —
+in MLflow, in the prediction log, through the API, in the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from champion.cli import main
+from champion.config import load_settings
+from champion.events import EventStore
+from champion.lifecycle import open_registry
+from champion.tracking import connect
+
+
+@pytest.mark.slow
+def test_demo_tells_the_whole_story(tmp_path, capsys) -> None:
+    workdir = tmp_path / "demo"
+    argv = ["demo", "--workdir", str(workdir), "--budget", "2", "--rows", "300"]
+    argv += ["--eval-every", "300", "--max-evaluations", "3", "--seed", "1"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0, out
+    story = json.loads((workdir / "summary.json").read_text())
+    steps = {s["step"]: s for s in story["steps"]}
+    assert steps["bootstrap"]["champion"] == "1"
+    assert steps["stable traffic"]["drifted"] is False
+    assert steps["drifted traffic"]["drifted"] is True
+    assert set(steps["drifted traffic"]["drifted_features"]) <= {"Age", "Fare"}  # only those
+    assert steps["retrain"]["retrained"] is True and steps["retrain"]["challenger"] == "2"
+    action = steps["decision"]["action"]
+    assert action in ("promote", "reject")  # the horizon forces a decision by the last look
+
+    settings = load_settings(home=workdir)
+    registry = open_registry(settings)
+    assert [v.version for v in registry.versions()] == ["2", "1"]
+    moves = [(e.action, e.alias, e.version) for e in registry.history()]
+    assert moves[:2] == [("register", "champion", "1"), ("register", "challenger", "2")]
+    assert registry.alias("challenger", refresh=True) is None  # the experiment is over
+    champion = registry.alias("champion", refresh=True).version
+    assert champion == ("2" if action == "promote" else "1")
+    if action == "promote":
+        assert steps["hot swap"]["serving"] == "2"
+        assert steps["hot swap"]["probe_versions"] == {"2": 20}  # the API answers with v2
+
+    # the decision is recorded in MLflow's comparison experiment
+    client = connect(settings).client
+    comparison = client.get_experiment_by_name(settings.comparison_name)
+    (run,) = client.search_runs([comparison.experiment_id])
+    assert run.data.tags["champion.decision"] == action
+    assert run.data.tags["champion.applied"].startswith(("promoted", "rejected"))
+    looks = client.get_metric_history(run.info.run_id, "diff/estimate")
+    assert len(looks) == len(story["evaluations"])
+
+    # every request the demo sent is in the prediction log, labelled
+    store = EventStore(settings.events_url)
+    rounds = len(story["evaluations"])
+    sent = 300 + 300 + 300 * rounds + (20 if action == "promote" else 0)
+    assert store.count_predictions() == sent
+    store.dispose()
+
+    html = (workdir / "report.html").read_text()
+    assert "data-chart='confidence-sequence'" in html
+    assert html.count("data-chart='feature'") == 16  # two windows x 8 features
+    assert "Training — challenger v2" in html
+    assert f"mlflow ui --backend-store-uri {settings.tracking_uri}" in out.replace("\n", "")
