@@ -258,3 +258,19 @@ def test_a_shadow_experiment_through_the_api_is_evaluated(
     assert decision.interval.estimate == pytest.approx(
         float(np.mean(shadow == truth) - np.mean(served == truth))
     )
+
+
+def test_simulate_traffic_replays_rows_and_labels(api, store, capsys) -> None:
+    from champion.cli import main
+
+    set_config(api.url, mode="random", split_b=0.5, experiment_id="replay")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "traffic", "--api", api.url, "--n", "120", "--seed", "4"])
+    assert exit_info.value.code == 0
+    assert "120/120 answered" in capsys.readouterr().out
+    stats = {s.variant: s for s in store.variant_stats("replay")}
+    assert sum(s.predictions for s in stats.values()) == 120
+    assert sum(s.labelled for s in stats.values()) == 120
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "traffic", "--api", "localhost:1", "--n", "1"])
+    assert exit_info.value.code == 2

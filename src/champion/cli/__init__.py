@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from champion.cli import ab, drift, live, models, serve  # noqa: F401  (register the commands)
+from champion.cli import ab, drift, live, models, serve, simulate  # noqa: F401  (register the commands)
 from champion.cli.app import app
 from champion.cli.common import EXIT_INPUT, err_console
 from champion.errors import ChampionError, InvalidInputError, NotFoundError
