@@ -8,7 +8,6 @@ evaluation did in MLflow: the comparison run, the aliases, the history.
 from __future__ import annotations
 
 import shutil
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -25,6 +24,7 @@ from champion.lifecycle import evaluate_and_promote, open_registry, start_experi
 from champion.tracking import connect
 
 from api_helpers import train_two_models
+from log_helpers import seed_rows
 
 
 @pytest.fixture(scope="module")
@@ -47,65 +47,6 @@ def store(settings):
     s.migrate()
     yield s
     s.dispose()
-
-
-def seed_rows(
-    store: EventStore,
-    experiment: str,
-    *,
-    n: int,
-    acc_a: float,
-    acc_b: float,
-    split_b: float = 0.5,
-    shadow: bool = False,
-    versions: tuple[str, str] = ("1", "2"),
-    seed: int = 0,
-    label_share: float = 1.0,
-) -> dict[str, np.ndarray]:
-    """``n`` predictions of a simulated experiment, labelled with known accuracies.
-
-    Split: each row goes to B with probability ``split_b``. Shadow: every row is
-    answered by A and also scored by B. Returns the ground truth it wrote.
-    """
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
-    to_b = (rng.random(n) < split_b) if not shadow else np.zeros(n, bool)
-    right_a, right_b = rng.random(n) < acc_a, rng.random(n) < acc_b
-    pred_a, pred_b = np.where(right_a, y, 1 - y), np.where(right_b, y, 1 - y)
-    score_a = np.clip(pred_a * 0.6 + rng.random(n) * 0.4, 0, 1)
-    score_b = np.clip(pred_b * 0.6 + rng.random(n) * 0.4, 0, 1)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    rows, labels, ids = [], [], []
-    for i in range(n):
-        b = bool(to_b[i])
-        pred, score = (pred_b[i], score_b[i]) if b else (pred_a[i], score_a[i])
-        request_id = str(uuid.uuid4())
-        ids.append(request_id)
-        rows.append(
-            {
-                "request_id": request_id,
-                "created_at": start + timedelta(seconds=i),
-                "experiment_id": experiment,
-                "user_id": f"u{i}",
-                "variant": "B" if b else "A",
-                "model_name": "m",
-                "model_version": versions[1] if b else versions[0],
-                "features": "{}",
-                "prediction": str(int(pred)),
-                "prediction_num": float(pred),
-                "probability": float(score),
-                "shadow_version": versions[1] if shadow else None,
-                "shadow_prediction": str(int(pred_b[i])) if shadow else None,
-                "shadow_prediction_num": float(pred_b[i]) if shadow else None,
-                "shadow_probability": float(score_b[i]) if shadow else None,
-                "latency_ms": 3.0,
-            }
-        )
-        if rng.random() < label_share:
-            labels.append((request_id, int(y[i])))
-    store.insert_predictions(rows)
-    store.add_feedback(labels)
-    return {"y": y, "to_b": to_b, "pred_a": pred_a, "pred_b": pred_b, "score_a": score_a}
 
 
 def start(store: EventStore, experiment: str, mode: str = "random", split_b: float = 0.5) -> None:

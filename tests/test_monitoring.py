@@ -3,16 +3,12 @@ store and a real SQLite prediction log."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 import pytest
 
 from champion.cli import main
 from champion.config import load_settings
 from champion.datasets import Dataset
 from champion.events import EventStore
-from champion.events.store import to_json
 from champion.lifecycle import (
     bootstrap,
     check_served_drift,
@@ -22,7 +18,7 @@ from champion.lifecycle import (
 )
 from champion.simulate import make_traffic
 
-from api_helpers import feature_rows
+from log_helpers import log_traffic
 
 
 @pytest.fixture
@@ -35,38 +31,6 @@ def world(tmp_path, titanic):
     store.migrate()
     yield settings, store, titanic.frame.drop(half.index)
     store.dispose()
-
-
-def log_traffic(store: EventStore, frame, schema, *, labelled: bool) -> int:
-    features = feature_rows(frame, schema.features)
-    rows, labels = [], []
-    for record, label in zip(features, frame[schema.target].tolist(), strict=True):
-        request_id = str(uuid.uuid4())
-        rows.append(
-            {
-                "request_id": request_id,
-                "created_at": datetime.now(UTC),
-                "experiment_id": "default",
-                "user_id": None,
-                "variant": "A",
-                "model_name": "m",
-                "model_version": "1",
-                "features": to_json(record),
-                "prediction": "0",
-                "prediction_num": 0.0,
-                "probability": 0.5,
-                "shadow_version": None,
-                "shadow_prediction": None,
-                "shadow_prediction_num": None,
-                "shadow_probability": None,
-                "latency_ms": 2.0,
-            }
-        )
-        labels.append((request_id, int(label)))
-    store.insert_predictions(rows)
-    if labelled:
-        store.add_feedback(labels)
-    return len(rows)
 
 
 def test_no_drift_no_retrain_then_drift_retrains_and_starts_an_experiment(world, titanic) -> None:

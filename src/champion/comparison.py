@@ -137,13 +137,13 @@ def log_look(tracking: Tracking, run: ComparisonRun, decision: Decision, looks: 
         raise _fail(exc, "log the evaluation") from exc
 
 
-def mark_applied(tracking: Tracking, run: ComparisonRun, what: str) -> None:
+def mark_applied(tracking: Tracking, run_id: str, what: str) -> None:
     """Record on the run what the evaluation did to the aliases, and close it."""
     from mlflow.exceptions import MlflowException
 
     client: Any = tracking.client
     try:
-        client.set_tag(run.run_id, TAG_APPLIED, what)
-        client.set_terminated(run.run_id, "FINISHED")
+        client.set_tag(run_id, TAG_APPLIED, what)
+        client.set_terminated(run_id, "FINISHED")
     except MlflowException as exc:
         raise _fail(exc, "record the applied decision") from exc

@@ -219,22 +219,56 @@ def evaluate_and_promote(
     )
     if not apply or decision.action not in ("promote", "reject"):
         return outcome
-    reason = f"A/B {experiment}: " + "; ".join(decision.reasons)
     try:
-        if decision.action == "promote":
-            registry.promote(challenger.version, actor=settings.who, reason=reason)
-            applied = f"promoted v{challenger.version}"
-        else:
-            registry.reject_challenger(actor=settings.who, reason=reason)
-            applied = f"rejected v{challenger.version}"
+        applied = apply_decision(
+            settings,
+            action=decision.action,
+            challenger=challenger.version,
+            reason=f"A/B {experiment}: " + "; ".join(decision.reasons),
+            run_id=run.run_id,
+            store=store,
+        )
     except (NotFoundError, ConflictError) as exc:  # someone else acted in between
         return replace(outcome, note=f"{outcome.note}; not applied: {exc}")
+    return replace(outcome, applied=applied)
+
+
+def apply_decision(
+    settings: Settings,
+    *,
+    action: str,
+    challenger: str,
+    reason: str,
+    run_id: str | None = None,
+    store: EventStore | None = None,
+) -> str:
+    """Act on an evaluation: ``promote`` makes ``challenger`` the champion, ``reject``
+    removes the challenger alias; then the experiment is switched off and the
+    comparison run closed. Refuses (ConflictError) when the challenger alias no longer
+    points at ``challenger`` — a decision applies to the version it was made on."""
+    if action not in ("promote", "reject"):
+        raise ConfigError(f"only promote and reject change anything, got {action!r}")
+    tracking = connect(settings)
+    registry = _registry(tracking, settings)
+    current = registry.alias(CHALLENGER)
+    if current is None or current.version != challenger:
+        now = f"v{current.version}" if current else "none"
+        raise ConflictError(f"the decision was on challenger v{challenger}, the alias is {now}")
+    if action == "promote":
+        registry.promote(challenger, actor=settings.who, reason=reason)
+        applied = f"promoted v{challenger}"
+    else:
+        registry.reject_challenger(actor=settings.who, reason=reason)
+        applied = f"rejected v{challenger}"
+    store = store or open_store(settings)
+    config = store.ab_config()
     store.set_ab_config(
-        experiment_id=experiment,
+        experiment_id=config.experiment_id if config else "default",
         mode="off",
-        split_b=split_b,
+        split_b=config.split_b if config else settings.ab_split_b,
         updated_by=settings.who,
         note=f"concluded: {applied}",
     )
-    mark_applied(tracking, run, applied)
-    return replace(outcome, applied=applied)
+    if run_id is not None:
+        mark_applied(tracking, run_id, applied)
+    return applied

@@ -20,6 +20,7 @@ from champion.errors import ConfigError
 from champion.evaluation import (  # the A/B steps live in their own module
     EvaluationOutcome,
     ab_policy,
+    apply_decision,
     evaluate_and_promote,
     open_store,
     start_experiment,
@@ -155,6 +156,19 @@ def train_and_register(
     return TrainOutcome(result, profile, run, version)
 
 
+def model_status(settings: Settings) -> dict[str, str | None]:
+    """The versions behind the aliases: ``{"champion": "3", "challenger": None}``."""
+    from champion.registry import CHALLENGER
+
+    registry = open_registry(settings)
+    champion = registry.alias(CHAMPION, refresh=True)
+    challenger = registry.alias(CHALLENGER, refresh=True)
+    return {
+        "champion": champion.version if champion else None,
+        "challenger": challenger.version if challenger else None,
+    }
+
+
 @dataclass(frozen=True)
 class BootstrapOutcome:
     """The champion after bootstrap, and whether this call created it."""
@@ -197,11 +211,13 @@ __all__ = [
     "ServedDrift",
     "TrainOutcome",
     "ab_policy",
+    "apply_decision",
     "bootstrap",
     "check_served_drift",
     "drift_config",
     "drift_retrain",
     "evaluate_and_promote",
+    "model_status",
     "open_registry",
     "open_store",
     "retrain_challenger",

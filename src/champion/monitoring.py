@@ -31,6 +31,18 @@ class ServedDrift:
     champion: str
     result: DriftResult
     rows: int
+    challenger: str | None = None  # a challenger already under test, if any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "rows": self.rows,
+            "drifted": self.result.drifted,
+            "reason": self.result.reason,
+            "drifted_features": list(self.result.drifted_features),
+            "mean_psi": self.result.mean_psi,
+        }
 
 
 @dataclass(frozen=True)
@@ -100,7 +112,10 @@ def check_served_drift(
         raise NotFoundError("the prediction log has no served rows yet: nothing to check")
     current = _frame(records, info.schema)
     result = check_drift(profile, current, drift_config(settings))
-    return ServedDrift(info.version.version, result, len(current))
+    challenger = registry.alias(CHALLENGER, refresh=True)
+    return ServedDrift(
+        info.version.version, result, len(current), challenger.version if challenger else None
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,78 @@
+"""ab_evaluate_and_promote: evaluate the running experiment (anytime-valid, logged to
+MLflow) -> promote | reject | continue.
+
+Thin: every task calls one ``champion.lifecycle`` function and passes small JSON.
+Evaluate as often as you like: the sequence stays valid under repeated looks.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import dag, task
+
+DEFAULT_ARGS = {
+    "retries": int(os.environ.get("CHAMPION_DAG_RETRIES", "2")),
+    "retry_delay": timedelta(seconds=float(os.environ.get("CHAMPION_DAG_RETRY_DELAY", "60"))),
+}
+
+
+@dag(
+    dag_id="ab_evaluate_and_promote",
+    schedule=os.environ.get("CHAMPION_EVALUATE_SCHEDULE", "*/30 * * * *"),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["champion"],
+    doc_md=__doc__,
+)
+def ab_evaluate_and_promote() -> None:
+    @task
+    def evaluate() -> dict[str, Any]:
+        from champion.config import load_settings
+        from champion.lifecycle import evaluate_and_promote
+
+        outcome = evaluate_and_promote(load_settings(), apply=False)
+        decision = outcome.decision
+        return {
+            "action": decision.action if decision else None,
+            "reasons": list(decision.reasons) if decision else [outcome.note],
+            "experiment_id": outcome.experiment_id,
+            "challenger": outcome.challenger,
+            "run_id": outcome.run_id,
+        }
+
+    @task.branch
+    def act(evaluation: dict[str, Any]) -> str:
+        return {"promote": "promote", "reject": "reject"}.get(evaluation["action"], "continue")
+
+    @task
+    def promote(evaluation: dict[str, Any]) -> str:
+        return _apply("promote", evaluation)
+
+    @task
+    def reject(evaluation: dict[str, Any]) -> str:
+        return _apply("reject", evaluation)
+
+    evaluation = evaluate()
+    act(evaluation) >> [promote(evaluation), reject(evaluation), EmptyOperator(task_id="continue")]
+
+
+def _apply(action: str, evaluation: dict[str, Any]) -> str:
+    from champion.config import load_settings
+    from champion.lifecycle import apply_decision
+
+    return apply_decision(
+        load_settings(),
+        action=action,
+        challenger=evaluation["challenger"],
+        reason=f"A/B {evaluation['experiment_id']}: " + "; ".join(evaluation["reasons"]),
+        run_id=evaluation["run_id"],
+    )
+
+
+ab_evaluate_and_promote()
