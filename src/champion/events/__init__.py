@@ -1,11 +1,11 @@
 """The prediction log: predictions, labels (feedback) and the A/B configuration."""
 
+from champion.events.reads import VariantStats
 from champion.events.store import (
     AB_MODES,
     ABConfig,
     EventStore,
     FeedbackResult,
-    VariantStats,
     sqlite_url,
     to_json,
     to_number,

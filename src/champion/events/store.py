@@ -22,7 +22,6 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     Engine,
-    Integer,
     create_engine,
     event,
     func,
@@ -34,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from champion.errors import BackendError, ConflictError, NotFoundError
+from champion.events.reads import LogReads
 from champion.events.schema import (
     SCHEMA_VERSION,
     ab_config,
@@ -88,19 +88,6 @@ class FeedbackResult:
     duplicates: int
 
 
-@dataclass(frozen=True)
-class VariantStats:
-    """Live per-variant figures of one experiment."""
-
-    variant: str
-    model_versions: tuple[str, ...]
-    predictions: int
-    labelled: int
-    accuracy: float | None  # classification: share of labelled rows predicted right
-    mae: float | None  # regression: mean absolute error over labelled rows
-    mean_latency_ms: float | None
-
-
 PREDICTION_COLUMNS = tuple(c.name for c in predictions.columns)
 
 
@@ -142,7 +129,7 @@ def make_engine(url: str) -> Engine:
     )
 
 
-class EventStore:
+class EventStore(LogReads):
     """The prediction log over one database."""
 
     def __init__(self, url: str) -> None:
@@ -334,72 +321,6 @@ class EventStore:
                 )
             )
 
-    def failure_counts(self, experiment_id: str) -> dict[tuple[str, str], int]:
-        """Failed requests of an experiment by (variant, model version)."""
-        query = (
-            select(failures.c.variant, failures.c.model_version, func.sum(failures.c.requests))
-            .where(failures.c.experiment_id == experiment_id)
-            .group_by(failures.c.variant, failures.c.model_version)
-        )
-        with self._tx("read failures") as conn:
-            return {(v, m): int(n or 0) for v, m, n in conn.execute(query).all()}
-
-    def experiment_rows(self, experiment_id: str) -> dict[str, list[Any]]:
-        """Every prediction of an experiment with its label (None when none arrived yet),
-        as columns, oldest first: what an evaluation reads."""
-        p, f = predictions, feedback
-        columns = [
-            p.c.created_at,
-            p.c.variant,
-            p.c.model_version,
-            p.c.prediction,
-            p.c.prediction_num,
-            p.c.probability,
-            p.c.shadow_version,
-            p.c.shadow_prediction,
-            p.c.shadow_prediction_num,
-            p.c.shadow_probability,
-            p.c.latency_ms,
-            f.c.label,
-            f.c.label_num,
-            f.c.received_at,
-        ]
-        query = (
-            select(*columns)
-            .select_from(p.outerjoin(f, p.c.request_id == f.c.request_id))
-            .where(p.c.experiment_id == experiment_id)
-            .order_by(p.c.created_at)
-        )
-        with self._tx("read experiment") as conn:
-            rows = conn.execute(query).all()
-        names = [c.name for c in columns]
-        return {name: [row[i] for row in rows] for i, name in enumerate(names)}
-
-    def served_features(self, *, limit: int, since: datetime | None = None) -> list[dict[str, Any]]:
-        """The features of the ``limit`` latest predictions (newer than ``since``)."""
-        query = select(predictions.c.features).order_by(predictions.c.created_at.desc())
-        if since is not None:
-            query = query.where(predictions.c.created_at >= since)
-        with self._tx("read served features") as conn:
-            texts = conn.execute(query.limit(limit)).scalars().all()
-        return [orjson.loads(t) for t in texts]
-
-    def labelled_rows(
-        self, *, limit: int, since: datetime | None = None
-    ) -> list[tuple[dict[str, Any], Any]]:
-        """(features, label) of the ``limit`` latest labelled predictions."""
-        p, f = predictions, feedback
-        query = (
-            select(p.c.features, f.c.label)
-            .select_from(p.join(f, p.c.request_id == f.c.request_id))
-            .order_by(p.c.created_at.desc())
-        )
-        if since is not None:
-            query = query.where(p.c.created_at >= since)
-        with self._tx("read labelled rows") as conn:
-            rows = conn.execute(query.limit(limit)).all()
-        return [(orjson.loads(features), orjson.loads(label)) for features, label in rows]
-
     # -- A/B configuration ------------------------------------------------------------
     def ab_config(self) -> ABConfig | None:
         """The configuration in force (the latest one written), or None."""
@@ -443,52 +364,3 @@ class EventStore:
                 )
             )
         return ABConfig(experiment_id, mode, split_b, now, updated_by, note)
-
-    # -- live report ------------------------------------------------------------------
-    def variant_stats(self, experiment_id: str) -> list[VariantStats]:
-        """Per-variant counts, label coverage, accuracy or MAE, and latency."""
-        p, f = predictions, feedback
-        joined = p.outerjoin(f, p.c.request_id == f.c.request_id)
-        query = (
-            select(
-                p.c.variant,
-                func.count().label("n"),
-                func.count(f.c.request_id).label("labelled"),
-                func.sum((p.c.prediction == f.c.label).cast(Integer)).label("correct"),
-                func.avg(func.abs(p.c.prediction_num - f.c.label_num)).label("mae"),
-                func.avg(p.c.latency_ms).label("latency"),
-            )
-            .select_from(joined)
-            .where(p.c.experiment_id == experiment_id)
-            .group_by(p.c.variant)
-            .order_by(p.c.variant)
-        )
-        versions = (
-            select(p.c.variant, p.c.model_version)
-            .where(p.c.experiment_id == experiment_id)
-            .distinct()
-        )
-        with self._tx("read A/B report") as conn:
-            rows = conn.execute(query).mappings().all()
-            seen: dict[str, set[str]] = {}
-            for variant, version in conn.execute(versions).all():
-                seen.setdefault(variant, set()).add(version)
-        out = []
-        for row in rows:
-            labelled = int(row["labelled"] or 0)
-            out.append(
-                VariantStats(
-                    variant=row["variant"],
-                    model_versions=tuple(sorted(seen.get(row["variant"], ()), key=_version_key)),
-                    predictions=int(row["n"]),
-                    labelled=labelled,
-                    accuracy=(float(row["correct"] or 0) / labelled) if labelled else None,
-                    mae=float(row["mae"]) if row["mae"] is not None else None,
-                    mean_latency_ms=float(row["latency"]) if row["latency"] is not None else None,
-                )
-            )
-        return out
-
-
-def _version_key(version: str) -> tuple[int, str]:
-    return (int(version), "") if version.isdigit() else (0, version)
