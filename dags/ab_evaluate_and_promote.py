@@ -8,16 +8,15 @@ Evaluate as often as you like: the sequence stays valid under repeated looks.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import dag, task
 
-DEFAULT_ARGS = {
-    "retries": int(os.environ.get("CHAMPION_DAG_RETRIES", "2")),
-    "retry_delay": timedelta(seconds=float(os.environ.get("CHAMPION_DAG_RETRY_DELAY", "60"))),
-}
+from champion import dag_steps as steps
+
+DEFAULT_ARGS = steps.default_args()
 
 
 @dag(

@@ -8,16 +8,15 @@ Settings come from the environment (``CHAMPION_*``), as for the CLI.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import dag, task
 
-DEFAULT_ARGS = {
-    "retries": int(os.environ.get("CHAMPION_DAG_RETRIES", "2")),
-    "retry_delay": timedelta(seconds=float(os.environ.get("CHAMPION_DAG_RETRY_DELAY", "60"))),
-}
+from champion import dag_steps as steps
+
+DEFAULT_ARGS = steps.default_args()
 
 
 @dag(
@@ -33,10 +32,7 @@ DEFAULT_ARGS = {
 def drift_retrain_dag() -> None:
     @task
     def check_drift() -> dict[str, Any]:
-        from champion.config import load_settings
-        from champion.lifecycle import check_served_drift
-
-        return check_served_drift(load_settings()).to_dict()
+        return steps.check_drift()
 
     @task.branch
     def retrain_or_skip(drift: dict[str, Any]) -> str:
@@ -46,23 +42,11 @@ def drift_retrain_dag() -> None:
 
     @task
     def retrain(drift: dict[str, Any]) -> dict[str, Any]:
-        from champion.config import load_settings
-        from champion.lifecycle import retrain_challenger, train_config
-
-        settings = load_settings()
-        outcome = retrain_challenger(
-            settings, train_config(settings), reason=f"drift: {drift['reason']}"
-        )
-        return outcome.to_dict()
+        return steps.retrain(drift)
 
     @task
     def start_experiment(retrained: dict[str, Any]) -> dict[str, Any]:
-        from champion.config import load_settings
-        from champion.lifecycle import start_experiment as start
-
-        if not retrained["retrained"]:  # too few labels yet: nothing to test
-            return {"started": False, "note": retrained["note"]}
-        return {"started": True, **start(load_settings()).to_dict()}
+        return steps.start_experiment(retrained)
 
     drift = check_drift()
     branch = retrain_or_skip(drift)

@@ -1,0 +1,42 @@
+"""What the Airflow tasks run: one call each, small JSON in and out (``dags/`` is the
+thin shell around these; settings come from the workers' ``CHAMPION_*`` environment)."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+
+def default_args() -> dict[str, Any]:
+    """Retries of every task (``CHAMPION_DAG_RETRIES``, ``CHAMPION_DAG_RETRY_DELAY`` s)."""
+    return {
+        "retries": int(os.environ.get("CHAMPION_DAG_RETRIES", "2")),
+        "retry_delay": timedelta(seconds=float(os.environ.get("CHAMPION_DAG_RETRY_DELAY", "60"))),
+    }
+
+
+def check_drift() -> dict[str, Any]:
+    from champion.config import load_settings
+    from champion.lifecycle import check_served_drift
+
+    return check_served_drift(load_settings()).to_dict()
+
+
+def retrain(drift: dict[str, Any]) -> dict[str, Any]:
+    from champion.config import load_settings
+    from champion.lifecycle import retrain_challenger, train_config
+
+    settings = load_settings()
+    return retrain_challenger(
+        settings, train_config(settings), reason=f"drift: {drift['reason']}"
+    ).to_dict()
+
+
+def start_experiment(retrained: dict[str, Any]) -> dict[str, Any]:
+    from champion.config import load_settings
+    from champion.lifecycle import start_experiment as start
+
+    if not retrained["retrained"]:  # too few labels yet: nothing to test
+        return {"started": False, "note": retrained["note"]}
+    return {"started": True, **start(load_settings()).to_dict()}
