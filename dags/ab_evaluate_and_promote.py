@@ -7,8 +7,6 @@ Evaluate as often as you like: the sequence stays valid under repeated looks.
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -16,17 +14,10 @@ from airflow.sdk import dag, task
 
 from champion import dag_steps as steps
 
-DEFAULT_ARGS = steps.default_args()
-
 
 @dag(
     dag_id="ab_evaluate_and_promote",
-    schedule=os.environ.get("CHAMPION_EVALUATE_SCHEDULE", "*/30 * * * *"),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["champion"],
+    **steps.dag_options("CHAMPION_EVALUATE_SCHEDULE", "*/30 * * * *"),
     doc_md=__doc__,
 )
 def ab_evaluate_and_promote() -> None:

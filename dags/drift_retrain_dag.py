@@ -7,8 +7,6 @@ Settings come from the environment (``CHAMPION_*``), as for the CLI.
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -16,17 +14,10 @@ from airflow.sdk import dag, task
 
 from champion import dag_steps as steps
 
-DEFAULT_ARGS = steps.default_args()
-
 
 @dag(
     dag_id="drift_retrain_dag",
-    schedule=os.environ.get("CHAMPION_DRIFT_SCHEDULE", "@hourly"),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["champion"],
+    **steps.dag_options("CHAMPION_DRIFT_SCHEDULE", "@hourly"),
     doc_md=__doc__,
 )
 def drift_retrain_dag() -> None:

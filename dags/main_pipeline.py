@@ -10,8 +10,6 @@ Reference data for the bootstrap: the ``dataset`` param (a bundled dataset), or
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -19,21 +17,14 @@ from airflow.sdk import Param, dag, task
 
 from champion import dag_steps as steps
 
-DEFAULT_ARGS = steps.default_args()
-
 
 @dag(
     dag_id="main_pipeline",
-    schedule=os.environ.get("CHAMPION_MAIN_SCHEDULE", "@daily"),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     params={
         "dataset": Param("titanic", type="string", description="Bundled reference data."),
         "target": Param(None, type=["null", "string"], description="Target of TRAIN_PATH."),
     },
-    tags=["champion"],
+    **steps.dag_options("CHAMPION_MAIN_SCHEDULE", "@daily"),
     doc_md=__doc__,
 )
 def main_pipeline() -> None:

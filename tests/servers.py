@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,10 @@ from pathlib import Path
 
 import requests
 
+from champion.serving.local import free_port
+
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "champion-test-password-123"  # test-only, for a throwaway server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def stop(proc: subprocess.Popen, timeout: float = 20) -> None:

@@ -4,15 +4,26 @@ thin shell around these; settings come from the workers' ``CHAMPION_*`` environm
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
-def default_args() -> dict[str, Any]:
-    """Retries of every task (``CHAMPION_DAG_RETRIES``, ``CHAMPION_DAG_RETRY_DELAY`` s)."""
+def dag_options(schedule_env: str, schedule: str) -> dict[str, Any]:
+    """What every champion DAG shares: the schedule (overridable by ``schedule_env``), no
+    catch-up, one run at a time, task retries (``CHAMPION_DAG_RETRIES``,
+    ``CHAMPION_DAG_RETRY_DELAY`` s)."""
     return {
-        "retries": int(os.environ.get("CHAMPION_DAG_RETRIES", "2")),
-        "retry_delay": timedelta(seconds=float(os.environ.get("CHAMPION_DAG_RETRY_DELAY", "60"))),
+        "schedule": os.environ.get(schedule_env, schedule),
+        "start_date": datetime(2026, 1, 1, tzinfo=UTC),
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": {
+            "retries": int(os.environ.get("CHAMPION_DAG_RETRIES", "2")),
+            "retry_delay": timedelta(
+                seconds=float(os.environ.get("CHAMPION_DAG_RETRY_DELAY", "60"))
+            ),
+        },
+        "tags": ["champion"],
     }
 
 

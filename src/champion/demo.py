@@ -341,13 +341,13 @@ def run_demo(
                 story.step(
                     "hot swap", serving=body["champion"]["version"], probe_versions=probe.versions
                 )
+    registry = lifecycle.open_registry(settings)
     story.final = {
         "seconds": round(time.perf_counter() - started, 1),
         "registry": [
-            {"version": v.version, "aliases": list(v.aliases)}
-            for v in lifecycle.open_registry(settings).versions()
+            {"version": v.version, "aliases": list(v.aliases)} for v in registry.versions()
         ],
-        "history": [e.__dict__ for e in lifecycle.open_registry(settings).history()],
+        "history": [e.__dict__ for e in registry.history()],
     }
     report = write_report(workdir, story, windows, boot, retrain, outcome, settings)
     (workdir / "summary.json").write_text(

@@ -13,10 +13,11 @@ from champion.abtest.arms import Look, build_evidence, interval_path
 from champion.abtest.decision import Decision, Policy, decide
 from champion.comparison import TAG_DECISION, TAG_LOOK, log_look, look_key, mark_applied, open_run
 from champion.config import Settings
-from champion.errors import BackendError, ConfigError, ConflictError, NotFoundError
+from champion.errors import ConfigError, ConflictError, NotFoundError
 from champion.events import ABConfig, EventStore
 from champion.registry import CHALLENGER, CHAMPION, ModelRegistry, VersionInfo
 from champion.tracking import Tracking, connect
+from champion.training.record import run_schema
 
 
 def ab_policy(settings: Settings, **overrides: Any) -> Policy:
@@ -46,7 +47,9 @@ def open_store(settings: Settings) -> EventStore:
     return store
 
 
-def _registry(tracking: Tracking, settings: Settings) -> ModelRegistry:
+def registry_for(tracking: Tracking, settings: Settings) -> ModelRegistry:
+    """The registry of ``settings.model_name`` on an open connection, uncached: a
+    lifecycle step must see the aliases as they are now."""
     return ModelRegistry(tracking.client, settings.model_name, cache_ttl=0)
 
 
@@ -67,7 +70,7 @@ def start_experiment(
     split_b = settings.ab_split_b if split_b is None else split_b
     if mode == "off":
         raise ConfigError("an experiment needs a mode: hash, random or shadow")
-    registry = _registry(connect(settings), settings)
+    registry = registry_for(connect(settings), settings)
     champion, challenger = registry.alias(CHAMPION), registry.alias(CHALLENGER)
     if champion is None or challenger is None:
         missing = "champion" if champion is None else "challenger"
@@ -113,15 +116,9 @@ class EvaluationOutcome:
 
 
 def _task(tracking: Tracking, version: VersionInfo) -> str:
-    from mlflow.exceptions import MlflowException
-
     if version.run_id is None:
         raise NotFoundError(f"version {version.version} has no training run: task unknown")
-    try:
-        params = tracking.client.get_run(version.run_id).data.params  # type: ignore[attr-defined]
-    except MlflowException as exc:
-        raise BackendError(f"MLflow failed to read run {version.run_id}: {exc.message}") from exc
-    task = params.get("task")
+    task = run_schema(tracking.client, version.run_id).task
     if task not in ("classification", "regression"):
         raise NotFoundError(f"run {version.run_id} records no task (classification/regression)")
     return str(task)
@@ -144,7 +141,7 @@ def evaluate_and_promote(
     """
     policy = policy or ab_policy(settings)
     tracking = connect(settings)
-    registry = _registry(tracking, settings)
+    registry = registry_for(tracking, settings)
     champion, challenger = registry.alias(CHAMPION), registry.alias(CHALLENGER)
     if champion is None or challenger is None:
         missing = "champion" if champion is None else "challenger"
@@ -220,13 +217,15 @@ def evaluate_and_promote(
     if not apply or decision.action not in ("promote", "reject"):
         return outcome
     try:
-        applied = apply_decision(
+        applied = _apply(
             settings,
+            tracking,
+            registry,
+            store,
             action=decision.action,
             challenger=challenger.version,
             reason=f"A/B {experiment}: " + "; ".join(decision.reasons),
             run_id=run.run_id,
-            store=store,
         )
     except (NotFoundError, ConflictError) as exc:  # someone else acted in between
         return replace(outcome, note=f"{outcome.note}; not applied: {exc}")
@@ -249,7 +248,29 @@ def apply_decision(
     if action not in ("promote", "reject"):
         raise ConfigError(f"only promote and reject change anything, got {action!r}")
     tracking = connect(settings)
-    registry = _registry(tracking, settings)
+    return _apply(
+        settings,
+        tracking,
+        registry_for(tracking, settings),
+        store or open_store(settings),
+        action=action,
+        challenger=challenger,
+        reason=reason,
+        run_id=run_id,
+    )
+
+
+def _apply(
+    settings: Settings,
+    tracking: Tracking,
+    registry: ModelRegistry,
+    store: EventStore,
+    *,
+    action: str,
+    challenger: str,
+    reason: str,
+    run_id: str | None,
+) -> str:
     current = registry.alias(CHALLENGER)
     if current is None or current.version != challenger:
         now = f"v{current.version}" if current else "none"
@@ -260,7 +281,6 @@ def apply_decision(
     else:
         registry.reject_challenger(actor=settings.who, reason=reason)
         applied = f"rejected v{challenger}"
-    store = store or open_store(settings)
     config = store.ab_config()
     store.set_ab_config(
         experiment_id=config.experiment_id if config else "default",

@@ -15,13 +15,13 @@ from sqlalchemy import make_url
 from champion.config import Settings
 from champion.datasets import Dataset, Schema
 from champion.drift import DriftResult, check_drift
-from champion.errors import BackendError, ConfigError, NotFoundError
-from champion.evaluation import open_store, start_experiment
+from champion.errors import ConfigError, NotFoundError
+from champion.evaluation import open_store, registry_for, start_experiment
 from champion.events import ABConfig, EventStore
 from champion.registry import CHALLENGER, CHAMPION, ModelRegistry, VersionInfo
 from champion.tracking import Tracking, connect
 from champion.training import TrainConfig
-from champion.training.record import load_profile
+from champion.training.record import load_profile, run_schema
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,6 @@ class ChampionSchema:
 
 
 def champion_schema(tracking: Tracking, registry: ModelRegistry) -> ChampionSchema:
-    from mlflow.exceptions import MlflowException
-
     champion = registry.alias(CHAMPION, refresh=True)
     if champion is None:
         raise NotFoundError(
@@ -64,20 +62,7 @@ def champion_schema(tracking: Tracking, registry: ModelRegistry) -> ChampionSche
         )
     if champion.run_id is None:
         raise NotFoundError(f"champion v{champion.version} has no training run")
-    try:
-        params = tracking.client.get_run(champion.run_id).data.params  # type: ignore[attr-defined]
-    except MlflowException as exc:
-        raise BackendError(f"MLflow failed to read run {champion.run_id}: {exc.message}") from exc
-
-    def names(key: str) -> tuple[str, ...]:
-        return tuple(n for n in params.get(key, "").split(",") if n)
-
-    schema = Schema(
-        target=params.get("target"),
-        task=params.get("task"),  # type: ignore[arg-type]
-        numeric=names("numeric_features"),
-        categorical=names("categorical_features"),
-    )
+    schema = run_schema(tracking.client, champion.run_id)
     return ChampionSchema(champion, schema, champion.tags.get("champion.dataset", "live"))
 
 
@@ -99,23 +84,41 @@ def check_served_drift(
     store: EventStore | None = None,
 ) -> ServedDrift:
     """Compare the latest ``window`` served rows with the champion's reference profile."""
+    tracking = connect(settings)
+    registry = registry_for(tracking, settings)
+    info = champion_schema(tracking, registry)
+    challenger = registry.alias(CHALLENGER, refresh=True)
+    return _served_drift(
+        settings,
+        tracking,
+        info,
+        store or open_store(settings),
+        window=window,
+        since=since,
+        challenger=challenger.version if challenger else None,
+    )
+
+
+def _served_drift(
+    settings: Settings,
+    tracking: Tracking,
+    info: ChampionSchema,
+    store: EventStore,
+    *,
+    window: int | None,
+    since: datetime | None,
+    challenger: str | None,
+) -> ServedDrift:
     from champion.lifecycle import drift_config
 
-    tracking = connect(settings)
-    registry = ModelRegistry(tracking.client, settings.model_name, cache_ttl=0)
-    info = champion_schema(tracking, registry)
     assert info.version.run_id is not None
     profile = load_profile(tracking.client, info.version.run_id)
-    store = store or open_store(settings)
     records = store.served_features(limit=window or settings.drift_window, since=since)
     if not records:
         raise NotFoundError("the prediction log has no served rows yet: nothing to check")
     current = _frame(records, info.schema)
     result = check_drift(profile, current, drift_config(settings))
-    challenger = registry.alias(CHALLENGER, refresh=True)
-    return ServedDrift(
-        info.version.version, result, len(current), challenger.version if challenger else None
-    )
+    return ServedDrift(info.version.version, result, len(current), challenger)
 
 
 @dataclass(frozen=True)
@@ -160,13 +163,23 @@ def retrain_challenger(
     With fewer than ``retrain_min_rows`` labelled rows nothing is trained: the outcome
     says so (``retrained`` false) — the labels have not arrived yet, not an error.
     """
-    from champion.lifecycle import train_and_register
-
     if not settings.mlflow_log:
         raise ConfigError("retraining registers a challenger in MLflow: set MLFLOW_LOG=true")
-    store = store or open_store(settings)
     tracking = connect(settings)
-    info = champion_schema(tracking, ModelRegistry(tracking.client, settings.model_name))
+    info = champion_schema(tracking, registry_for(tracking, settings))
+    return _retrain(settings, config, info, store or open_store(settings), reason, on_progress)
+
+
+def _retrain(
+    settings: Settings,
+    config: TrainConfig,
+    info: ChampionSchema,
+    store: EventStore,
+    reason: str,
+    on_progress: Any,
+) -> RetrainOutcome:
+    from champion.lifecycle import train_and_register
+
     labelled = store.labelled_rows(limit=settings.retrain_rows)
     if len(labelled) < settings.retrain_min_rows:
         return RetrainOutcome(
@@ -218,18 +231,18 @@ def drift_retrain(
         raise ConfigError("drift-retrain registers a challenger in MLflow: set MLFLOW_LOG=true")
     store = store or open_store(settings)
     tracking = connect(settings)
-    existing = ModelRegistry(tracking.client, settings.model_name).alias(CHALLENGER, refresh=True)
+    registry = registry_for(tracking, settings)
+    existing = registry.alias(CHALLENGER, refresh=True)
     if existing is not None:
         return RetrainOutcome(
             None, False, note=f"challenger v{existing.version} is already under test: no retrain"
         )
-    drift = check_served_drift(settings, store=store)
+    info = champion_schema(tracking, registry)
+    drift = _served_drift(settings, tracking, info, store, window=None, since=None, challenger=None)
     if not drift.result.drifted and not force:
         return RetrainOutcome(drift, False, note=f"no drift: {drift.result.reason}")
     why = f"drift: {drift.result.reason}" if drift.result.drifted else "forced retraining"
-    retrained = retrain_challenger(
-        settings, config, reason=why, store=store, on_progress=on_progress
-    )
+    retrained = _retrain(settings, config, info, store, why, on_progress)
     if not retrained.retrained:
         return replace(retrained, drift=drift)
     experiment = start_experiment(settings, mode=mode, split_b=split_b, store=store)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from champion.datasets import Schema
 from champion.drift import ReferenceProfile
 from champion.errors import BackendError
 from champion.training.automl import TrainResult
@@ -182,3 +183,23 @@ def load_profile(client: Any, run_id: str) -> ReferenceProfile:
                 return ReferenceProfile.from_dict(json.load(fh))
     except MlflowException as exc:
         raise BackendError(f"run {run_id} has no drift profile: {exc.message}") from exc
+
+
+def run_schema(client: Any, run_id: str) -> Schema:
+    """The task, target and features a training run recorded in its params."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        params = client.get_run(run_id).data.params
+    except MlflowException as exc:
+        raise BackendError(f"MLflow failed to read run {run_id}: {exc.message}") from exc
+
+    def names(key: str) -> tuple[str, ...]:
+        return tuple(n for n in params.get(key, "").split(",") if n)
+
+    return Schema(
+        target=params.get("target"),
+        task=params.get("task"),
+        numeric=names("numeric_features"),
+        categorical=names("categorical_features"),
+    )
