@@ -53,14 +53,32 @@ class MlflowServer:
 
 
 @contextmanager
-def mlflow_server(workdir: Path) -> Iterator[MlflowServer]:
-    """``mlflow server --app-name basic-auth`` on 127.0.0.1, one worker, SQLite backend."""
+def mlflow_server(
+    workdir: Path,
+    *,
+    backend_uri: str | None = None,
+    artifacts_destination: str | None = None,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+) -> Iterator[MlflowServer]:
+    """``mlflow server --app-name basic-auth`` on 127.0.0.1.
+
+    SQLite backend and local artifacts by default; ``backend_uri`` (also the auth
+    database, as in the compose stack), ``artifacts_destination`` (e.g. ``s3://bucket/x``
+    with ``MLFLOW_S3_ENDPOINT_URL`` and AWS keys in ``env``) for the production topology.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
+    backend_uri = backend_uri or f"sqlite:///{workdir / 'mlflow.db'}"
+    auth_uri = (
+        backend_uri
+        if backend_uri.startswith("postgresql")
+        else (f"sqlite:///{workdir / 'auth.db'}")
+    )
     ini = workdir / "basic_auth.ini"
     ini.write_text(
         "[mlflow]\n"
         "default_permission = READ\n"
-        f"database_uri = sqlite:///{workdir / 'auth.db'}\n"
+        f"database_uri = {auth_uri}\n"
         f"admin_username = {ADMIN_USER}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
         "auth_cache_ttl_seconds = 60\n"
@@ -68,6 +86,7 @@ def mlflow_server(workdir: Path) -> Iterator[MlflowServer]:
     port = free_port()
     env = {
         **os.environ,
+        **(env or {}),
         "MLFLOW_AUTH_CONFIG_PATH": str(ini),
         "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "champion-test-secret",
@@ -83,15 +102,16 @@ def mlflow_server(workdir: Path) -> Iterator[MlflowServer]:
         "--app-name",
         "basic-auth",
         "--backend-store-uri",
-        f"sqlite:///{workdir / 'mlflow.db'}",
+        backend_uri,
         "--artifacts-destination",
-        str(workdir / "artifacts"),
+        artifacts_destination or str(workdir / "artifacts"),
+        "--serve-artifacts",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
     ]
     log = (workdir / "server.log").open("wb")
     proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
@@ -163,88 +183,156 @@ def postgres_available() -> bool:
     return _pg_bin() is not None
 
 
-@contextmanager
-def postgres_cluster(workdir: Path) -> Iterator[str]:
-    """A throwaway PostgreSQL cluster (Debian packages) on 127.0.0.1; yields its URL.
+class PgCluster:
+    """A throwaway PostgreSQL cluster (Debian packages) on 127.0.0.1 that can be stopped
+    and started again (the fault tests). initdb refuses to run as root, so the cluster
+    runs as the ``postgres`` system user when the tests run as root."""
 
-    initdb refuses to run as root, so the cluster runs as the ``postgres`` system user
-    when the tests run as root.
-    """
-    import shutil
-    import tempfile
+    def __init__(self, databases: tuple[str, ...]) -> None:
+        import tempfile
 
-    bin_dir = _pg_bin()
-    if bin_dir is None:
-        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
-    # its own directory directly under /tmp: pytest's temp dirs are private to root
-    workdir = Path(tempfile.mkdtemp(prefix="champion-pg-"))
-    data = workdir / "pgdata"
-    sock = workdir / "pgsock"
-    sock.mkdir(parents=True, exist_ok=True)
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        as_user = ["runuser", "-u", "postgres", "--"]
-        for path in (workdir, sock):
-            os.chown(path, _uid("postgres"), -1)
-        workdir.chmod(0o755)
-    port = free_port()
-    subprocess.run(
-        [
-            *as_user,
-            str(bin_dir / "initdb"),
+        bin_dir = _pg_bin()
+        if bin_dir is None:
+            raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+        self.bin = bin_dir
+        # its own directory directly under /tmp: pytest's temp dirs are private to root
+        self.workdir = Path(tempfile.mkdtemp(prefix="champion-pg-"))
+        self.data = self.workdir / "pgdata"
+        self.sock = self.workdir / "pgsock"
+        self.sock.mkdir(parents=True, exist_ok=True)
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+            for path in (self.workdir, self.sock):
+                os.chown(path, _uid("postgres"), -1)
+            self.workdir.chmod(0o755)
+        self.port = free_port()
+        self.databases = databases
+        self._run(
+            "initdb",
             "-D",
-            str(data),
+            str(self.data),
             "-U",
             "champion",
             "--auth=trust",
             "--no-sync",
             "-E",
             "UTF8",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    logfile = workdir / "postgres.log"
-    subprocess.run(
-        [
-            *as_user,
-            str(bin_dir / "pg_ctl"),
+        )
+
+    def _run(self, tool: str, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            [*self.as_user, str(self.bin / tool), *args], check=check, capture_output=True
+        )
+
+    def url(self, database: str | None = None) -> str:
+        return f"postgresql://champion@127.0.0.1:{self.port}/{database or self.databases[0]}"
+
+    def start(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.sock} -c fsync=on"
+        self._run(
+            "pg_ctl",
             "-D",
-            str(data),
+            str(self.data),
             "-l",
-            str(logfile),
+            str(self.workdir / "postgres.log"),
             "-w",
             "start",
             "-o",
-            f"-h 127.0.0.1 -p {port} -k {sock} -c fsync=on",
-        ],
-        check=True,
-        capture_output=True,
-    )
+            options,
+        )
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+
+    def create_databases(self) -> None:
+        for name in self.databases:
+            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "champion", name)
+
+
+@contextmanager
+def pg_cluster(databases: tuple[str, ...] = ("events",)) -> Iterator[PgCluster]:
+    """A started cluster with ``databases`` created; removed afterwards."""
+    import shutil
+
+    cluster = PgCluster(databases)
+    cluster.start()
     try:
-        subprocess.run(
-            [
-                *as_user,
-                str(bin_dir / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-U",
-                "champion",
-                "events",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql://champion@127.0.0.1:{port}/events"
+        cluster.create_databases()
+        yield cluster
     finally:
-        subprocess.run(
-            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-            check=False,
-            capture_output=True,
+        cluster.stop()
+        shutil.rmtree(cluster.workdir, ignore_errors=True)
+
+
+@contextmanager
+def postgres_cluster(workdir: Path) -> Iterator[str]:
+    """A throwaway cluster with one ``events`` database; yields its URL."""
+    del workdir  # the cluster lives under /tmp (see PgCluster)
+    with pg_cluster() as cluster:
+        yield cluster.url()
+
+
+# -- S3 (moto's server mode stands in for MinIO) ---------------------------------------------
+S3_KEY = "champion-test-key"  # test-only credentials for a throwaway local S3
+S3_SECRET = "champion-test-secret-key"
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    bucket: str
+
+    def env(self) -> dict[str, str]:
+        """What a client of this server needs (as the compose file gives MLflow)."""
+        return {
+            "MLFLOW_S3_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": S3_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def keys(self, prefix: str = "") -> list[str]:
+        import boto3
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=S3_KEY,
+            aws_secret_access_key=S3_SECRET,
+            region_name="us-east-1",
         )
-        shutil.rmtree(workdir, ignore_errors=True)
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
+
+@contextmanager
+def s3_server(workdir: Path, bucket: str = "mlflow") -> Iterator[S3Server]:
+    """``python -m moto.server`` on 127.0.0.1 with ``bucket`` created."""
+    import boto3
+
+    port = free_port()
+    log = (workdir / "s3.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{endpoint}/moto-api/", timeout=60, proc=proc)
+        server = S3Server(endpoint, bucket)
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=S3_KEY,
+            aws_secret_access_key=S3_SECRET,
+            region_name="us-east-1",
+        ).create_bucket(Bucket=bucket)
+        yield server
+    finally:
+        stop(proc)
+        log.close()
 
 
 def _uid(user: str) -> int:

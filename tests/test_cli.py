@@ -105,6 +105,8 @@ def test_rule_and_features_options(files, capsys) -> None:
         ("target-missing", "no column(s) 'Survived'"),
         ("bad-setting", "DRIFT_THRESHOLD='-1'"),
         ("bad-rule", "rule must be one of"),
+        ("unknown-option", "No such option: --bogus"),
+        ("bad-number", "Invalid value for '--bins'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(
@@ -136,6 +138,10 @@ def test_bad_input_exits_2_with_one_line(
         monkeypatch.setenv("DRIFT_THRESHOLD", "-1")
     elif case == "bad-rule":
         extra += ["--rule", "median"]
+    elif case == "unknown-option":
+        extra += ["--bogus"]
+    elif case == "bad-number":
+        extra += ["--bins", "many"]
     code, out, err = run(["drift", "--reference", ref, "--current", cur, *extra], capsys)
     assert code == 2
     lines = [line for line in err.splitlines() if line.strip()]

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from champion.cli.app import app, lifecycle_app, registry_app
-from champion.cli.common import console, load_source
+from champion.cli.common import console, err_console, load_source
 from champion.config import load_settings
 from champion.datasets import BUNDLED
 from champion.errors import InvalidInputError
@@ -49,7 +49,7 @@ def _search_progress(budget: float) -> tuple[Progress, object]:
         BarColumn(),
         TextColumn("{task.completed:.0f}/{task.total:.0f} s · {task.fields[evals]} evaluations"),
         TimeElapsedColumn(),
-        console=console,
+        console=err_console,
     )
     task = progress.add_task("search", total=budget, evals=0)
 

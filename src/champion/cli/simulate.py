@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from champion.cli.app import simulate_app
-from champion.cli.common import console, load_source, split
+from champion.cli.common import console, err_console, load_source, split
 from champion.datasets import BUNDLED
 from champion.errors import BackendError, InvalidInputError
 
@@ -74,7 +74,7 @@ def simulate_traffic(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=err_console,
     )
     with progress:
         task = progress.add_task("requests", total=n)

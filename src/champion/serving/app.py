@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import secrets
 import sys
 import time
@@ -340,6 +341,7 @@ def _router() -> Any:
             "database": state.database_ok,
             "champion": champion.version if champion else None,
             "challenger": challenger.version if challenger else None,
+            "worker": os.getpid(),
         }
 
     @router.get("/ready", tags=["ops"])

@@ -1,0 +1,256 @@
+"""The production topology, natively on 127.0.0.1 (no Docker engine needed).
+
+The pieces of ``deploy/docker-compose.yml`` as real processes: one PostgreSQL cluster with
+the ``mlflow`` and ``champion`` databases, an S3 server (moto's server mode standing in for
+MinIO), the MLflow tracking server with basic auth on PostgreSQL storing artifacts in S3
+(two workers, as in the stack), and the champion API with two uvicorn workers on the
+PostgreSQL prediction log. The lifecycle runs through them as the DAG tasks and an
+operator would run it — ``champion`` commands with only URLs and credentials in their
+environment — and traffic goes through the API over HTTP.
+
+The data has a concept drift with a known answer: before, y = [x1 + 0.5·x2 > 0]; after,
+x1 shifts by 1.5 SD and the boundary moves with it. The champion trained before the
+shift is right on ~60 % of the new rows, a model retrained on them on ~95 %, so the
+experiment must promote the challenger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from servers import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    ApiServer,
+    MlflowServer,
+    S3Server,
+    api_server,
+    mlflow_server,
+    pg_cluster,
+    postgres_available,
+    s3_server,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not postgres_available(), reason="apt-get install postgresql"),
+]
+
+ADMIN_TOKEN = "production-test-admin-token"  # test-only, for a throwaway API
+
+
+def concept(n: int, *, shift: float, seed: int) -> pd.DataFrame:
+    """x1 ~ N(shift, 1), x2 ~ N(0, 1), a segment; y = [x1 + 0.5·x2 > shift], 3 % flipped."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(shift, 1.0, n)
+    x2 = rng.normal(0.0, 1.0, n)
+    segment = rng.choice(["north", "south", "west"], n)
+    y = (x1 + 0.5 * x2 > shift).astype(int)
+    flip = rng.random(n) < 0.03
+    y[flip] = 1 - y[flip]
+    return pd.DataFrame({"x1": x1.round(4), "x2": x2.round(4), "segment": segment, "y": y})
+
+
+@dataclass(frozen=True)
+class Stack:
+    work: Path
+    env: dict[str, str]
+    mlflow: MlflowServer
+    s3: S3Server
+    api: ApiServer
+    database_url: str
+    before: Path
+    after: Path
+
+    def champion(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "champion", *args],
+            env={**_clean_environ(), **self.env, "COLUMNS": "200"},
+            cwd=self.work,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if check:
+            assert done.returncode == 0, f"champion {' '.join(args)}:\n{done.stdout}{done.stderr}"
+        return done
+
+    def json(self, *args: str) -> dict:
+        return json.loads(self.champion(*args, "--json").stdout)
+
+    def traffic(self, data: Path, n: int, seed: int) -> str:
+        return self.champion(
+            "simulate", "traffic", "--api", self.api.url, "--data", str(data), "--target", "y",
+            "--n", str(n), "--concurrency", "16", "--users", "5000", "--seed", str(seed),
+        ).stdout  # fmt: skip
+
+
+def _clean_environ() -> dict[str, str]:
+    """The test's environment without settings that could leak into the processes."""
+    prefixes = ("CHAMPION_", "MLFLOW_", "AWS_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+def client_env(work: Path, mlflow: MlflowServer, database_url: str) -> dict[str, str]:
+    """What a champion process gets in the compose stack: URLs and credentials only.
+
+    No S3 keys: the tracking server proxies artifacts (``--serve-artifacts``), so the
+    clients never talk to the bucket themselves.
+    """
+    return {
+        "CHAMPION_HOME": str(work / "home"),
+        "CHAMPION_MLFLOW_TRACKING_URI": mlflow.url,
+        "CHAMPION_MLFLOW_USERNAME": mlflow.username,
+        "CHAMPION_MLFLOW_PASSWORD": mlflow.password,
+        "CHAMPION_DATABASE_URL": database_url,
+        "CHAMPION_ADMIN_TOKEN": ADMIN_TOKEN,
+        "CHAMPION_MODEL_NAME": "concept",
+        "CHAMPION_TRAIN_BUDGET": "4",
+        "CHAMPION_POLL_INTERVAL": "1",
+        "CHAMPION_DRIFT_WINDOW": "600",
+        "CHAMPION_RETRAIN_MIN_ROWS": "300",
+        "CHAMPION_RETRAIN_ROWS": "700",  # the rows served since the shift
+        "CHAMPION_AB_MIN_LABELLED": "100",
+        "CHAMPION_SEED": "7",
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("production")
+    before, after = work / "before.csv", work / "after.csv"
+    concept(1500, shift=0.0, seed=1).to_csv(before, index=False)
+    concept(3000, shift=1.5, seed=2).to_csv(after, index=False)
+    with (
+        pg_cluster(("mlflow", "champion")) as pg,
+        s3_server(work) as s3,
+        mlflow_server(
+            work / "mlflow",
+            backend_uri=pg.url("mlflow"),
+            artifacts_destination=f"s3://{s3.bucket}/artifacts",
+            env=s3.env(),
+            workers=2,
+        ) as mlflow,
+    ):
+        env = client_env(work, mlflow, pg.url("champion"))
+        bootstrap = subprocess.run(
+            [sys.executable, "-m", "champion", "lifecycle", "bootstrap",
+             "--data", str(before), "--target", "y"],
+            env={**_clean_environ(), **env}, cwd=work, capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+        assert bootstrap.returncode == 0, bootstrap.stdout + bootstrap.stderr
+        with api_server(env, work, workers=2) as api:
+            yield Stack(work, env, mlflow, s3, api, pg.url("champion"), before, after)
+
+
+def _workers_versions(url: str, attempts: int = 60) -> dict[int, str]:
+    """Champion version per worker pid, over fresh connections (the kernel spreads them)."""
+    seen: dict[int, str] = {}
+    for _ in range(attempts):
+        body = requests.get(f"{url}/health", timeout=5, headers={"Connection": "close"}).json()
+        seen[body["worker"]] = body["champion"]
+    return seen
+
+
+def test_the_tracking_server_requires_auth_and_stores_artifacts_in_s3(stack: Stack) -> None:
+    search = f"{stack.mlflow.url}/api/2.0/mlflow/registered-models/search"
+    assert requests.get(search, timeout=10).status_code == 401
+    wrong = requests.get(search, auth=(ADMIN_USER, "wrong-password"), timeout=10)
+    assert wrong.status_code == 401
+    ok = requests.get(search, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=10)
+    assert ok.status_code == 200
+    assert [m["name"] for m in ok.json()["registered_models"]] == ["concept"]
+    keys = stack.s3.keys("artifacts/")
+    assert any(k.endswith("MLmodel") for k in keys), keys[:20]
+    assert any(k.endswith("model.pkl") or k.endswith(".skops") for k in keys), keys[:20]
+
+
+def test_the_lifecycle_through_the_production_pieces(stack: Stack) -> None:
+    assert stack.json("registry", "list")  # the CLI reads the registry through the server
+    assert set(_workers_versions(stack.api.url).values()) == {"1"}
+    assert len(_workers_versions(stack.api.url)) == 2, "both workers must answer"
+
+    # stable traffic: no drift, nothing retrained
+    stack.traffic(stack.before, 600, seed=11)
+    calm = stack.json("lifecycle", "drift-check")
+    assert calm["champion"] == "1" and calm["rows"] == 600
+    assert calm["drifted"] is False, calm
+
+    # the world moves: drift is found, a challenger is trained on the served rows
+    stack.traffic(stack.after, 700, seed=12)
+    moved = stack.champion("lifecycle", "drift-check", "--fail-on-drift", check=False)
+    assert moved.returncode == 3, moved.stdout
+    retrain = stack.json("lifecycle", "drift-retrain")
+    assert retrain["drifted"] is True and "x1" in retrain["drifted_features"], retrain
+    assert retrain["retrained"] is True and retrain["challenger"] == "2", retrain
+    assert retrain["experiment_id"].startswith("v1-v2-")
+    assert retrain["training_rows"] == 700
+
+    # both workers pick the challenger up and split the traffic by user
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        models = requests.get(f"{stack.api.url}/models", timeout=5).json()
+        if models["challenger"] and models["challenger"]["version"] == "2":
+            break
+        time.sleep(0.5)
+    time.sleep(2.5)  # one more poll interval for the other worker
+    out = stack.traffic(stack.after, 500, seed=13)
+    assert "'B'" in out or '"B"' in out or "B:" in out, out
+
+    # evaluate on the schedule until the experiment concludes
+    outcome: dict = {}
+    for round_ in range(8):
+        outcome = stack.json("lifecycle", "evaluate-promote")
+        if outcome["applied"]:
+            break
+        stack.traffic(stack.after, 500, seed=20 + round_)
+    assert outcome["applied"] == "promoted v2", outcome
+    decision = outcome["decision"]
+    assert decision["action"] == "promote"
+    assert decision["interval"]["lower"] > 0.2, decision["interval"]  # ~95 % vs ~60 %
+    print(f"promoted after {round_ + 1} evaluations: {decision['interval']}")
+    assert stack.json("registry", "list")
+
+    # both workers serve the promoted version after their next poll
+    deadline = time.monotonic() + 30
+    seen: dict[int, str] = {}
+    while time.monotonic() < deadline:
+        seen = _workers_versions(stack.api.url)
+        if len(seen) == 2 and set(seen.values()) == {"2"}:
+            break
+        time.sleep(0.5)
+    assert len(seen) == 2 and set(seen.values()) == {"2"}, seen
+    answers = [
+        requests.post(
+            f"{stack.api.url}/predict",
+            json={"user_id": f"u{i}", "features": {"x1": 1.5, "x2": 0.1, "segment": "west"}},
+            headers={"Connection": "close"},
+            timeout=10,
+        ).json()
+        for i in range(40)
+    ]
+    assert {a["model_version"] for a in answers} == {"2"}
+    assert {a["variant"] for a in answers} == {"A"}  # the experiment is over
+
+    # every answered request of the run is in the PostgreSQL log
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(stack.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        logged = conn.execute(text("SELECT count(*) FROM predictions")).scalar_one()
+    engine.dispose()
+    sent = 600 + 700 + 500 + 500 * round_ + 40
+    assert logged == sent
