@@ -58,3 +58,13 @@ def mlflow_server_url(tmp_path_factory: pytest.TempPathFactory):
 
     with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def model_home(tmp_path_factory, titanic):
+    """An embedded store with Titanic v1 = champion and v2 = challenger (the API tests)."""
+    from api_helpers import train_two_models
+
+    home = tmp_path_factory.mktemp("serving-models")
+    train_two_models(home, titanic)
+    return home

@@ -60,6 +60,7 @@ def mlflow_server(
     artifacts_destination: str | None = None,
     env: dict[str, str] | None = None,
     workers: int = 1,
+    port: int | None = None,
 ) -> Iterator[MlflowServer]:
     """``mlflow server --app-name basic-auth`` on 127.0.0.1.
 
@@ -83,7 +84,7 @@ def mlflow_server(
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
         "auth_cache_ttl_seconds = 60\n"
     )
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         **(env or {}),
@@ -113,7 +114,7 @@ def mlflow_server(
         "--workers",
         str(workers),
     ]
-    log = (workdir / "server.log").open("wb")
+    log = (workdir / "server.log").open("ab")
     proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", timeout=90, proc=proc)

@@ -14,15 +14,8 @@ import pytest
 
 from champion.events import EventStore, sqlite_url
 
-from api_helpers import TOKEN, feature_rows, set_config, train_two_models
+from api_helpers import TOKEN, feature_rows, set_config
 from servers import api_server, postgres_cluster
-
-
-@pytest.fixture(scope="session")
-def model_home(tmp_path_factory, titanic):
-    home = tmp_path_factory.mktemp("serving-models")
-    train_two_models(home, titanic)
-    return home
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

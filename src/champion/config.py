@@ -83,6 +83,15 @@ class Settings(BaseSettings):
         validation_alias=_env("registry_cache_ttl"),
         description="Seconds an alias lookup is cached (a lookup over HTTP costs ~0.5 s).",
     )
+    mlflow_wait: float = Field(
+        0.0,
+        ge=0,
+        validation_alias=_env("mlflow_wait"),
+        description=(
+            "Seconds to keep retrying an unreachable tracking server before failing: when a "
+            "step connects, and when a finished training logs and registers its model."
+        ),
+    )
     actor: str | None = Field(
         None,
         validation_alias=_env("actor"),
@@ -232,6 +241,12 @@ class Settings(BaseSettings):
         description="Seconds between checks of the registry aliases and the A/B config.",
     )
     max_batch_items: int = Field(1000, ge=1, validation_alias=_env("max_batch_items"))
+    max_body_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        validation_alias=_env("max_body_bytes"),
+        description="Largest request body the API reads; larger ones are refused with 413.",
+    )
     gil_switch_interval: float = Field(
         0.0005,
         gt=0,

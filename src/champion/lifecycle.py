@@ -33,7 +33,7 @@ from champion.monitoring import (  # drift on live data and retraining
     retrain_challenger,
 )
 from champion.registry import CHAMPION, ModelRegistry, VersionInfo
-from champion.tracking import connect, ensure_experiment
+from champion.tracking import connect, ensure_experiment, while_unreachable
 from champion.training import TrainConfig, TrainResult, train
 from champion.training.record import LoggedRun, log_training_run
 
@@ -131,27 +131,36 @@ def train_and_register(
     tracking = connect(settings)  # fail fast, before the search
     experiment_id = ensure_experiment(tracking, settings.experiment_name)
     result = train(dataset.frame, schema, config, on_progress=on_progress)
-    run = log_training_run(
-        result,
-        dataset.frame,
-        profile,
-        experiment_id=experiment_id,
-        dataset_name=dataset.name,
-        source=dataset.source,
+    # the search is the expensive part: MLflow away now is waited for (CHAMPION_MLFLOW_WAIT)
+    run = while_unreachable(
+        settings,
+        "log the training run",
+        lambda: log_training_run(
+            result,
+            dataset.frame,
+            profile,
+            experiment_id=experiment_id,
+            dataset_name=dataset.name,
+            source=dataset.source,
+        ),
     )
     version = None
     if register_as is not None:
         registry = ModelRegistry(
             tracking.client, settings.model_name, cache_ttl=settings.registry_cache_ttl
         )
-        version = registry.register(
-            run.model_uri,
-            run.run_id,
-            alias=register_as,
-            actor=settings.who,
-            reason=reason,
-            model_id=run.model_id,
-            tags={"champion.dataset": dataset.name, "champion.data_sha256": run.data_digest},
+        version = while_unreachable(
+            settings,
+            "register the model",
+            lambda: registry.register(
+                run.model_uri,
+                run.run_id,
+                alias=register_as,
+                actor=settings.who,
+                reason=reason,
+                model_id=run.model_id,
+                tags={"champion.dataset": dataset.name, "champion.data_sha256": run.data_digest},
+            ),
         )
     return TrainOutcome(result, profile, run, version)
 

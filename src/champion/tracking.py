@@ -5,16 +5,28 @@ the settings, keeps MLflow's HTTP retries short (its default retries for minutes
 for a server checks — before any long work — that it answers and accepts the
 credentials. An unreachable server or rejected credentials is a
 :class:`~champion.errors.ConfigError` naming the URI.
+
+:func:`while_unreachable` retries a call for up to ``CHAMPION_MLFLOW_WAIT`` seconds while
+the tracking server is down (a restart, a network blip), so a long training is not lost
+because MLflow was away when it finished. Errors of a server that answers are raised at
+once: retrying would not change them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from champion.config import Settings
 from champion.errors import BackendError, ConfigError
+
+log = logging.getLogger("champion.tracking")
+T = TypeVar("T")
 
 #: MLflow's own retry settings, unless the user set them.
 HTTP_DEFAULTS = {
@@ -63,8 +75,45 @@ def _check_server(uri: str, settings: Settings) -> None:
         )
 
 
+def server_answers(uri: str) -> bool:
+    """True when the tracking server at ``uri`` answers its health check."""
+    import requests
+
+    try:
+        return requests.get(f"{uri.rstrip('/')}/health", timeout=5).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def while_unreachable(settings: Settings, what: str, call: Callable[[], T]) -> T:
+    """``call()``, retried with backoff while the tracking server does not answer.
+
+    Gives up after ``settings.mlflow_wait`` seconds (0: no retry) and raises the last
+    error. An embedded store, or a server that answers, gets no retry.
+    """
+    deadline = time.monotonic() + settings.mlflow_wait
+    delay = 1.0
+    while True:
+        try:
+            return call()
+        except (BackendError, ConfigError) as exc:
+            uri = settings.tracking_uri
+            if settings.embedded or time.monotonic() + delay > deadline or server_answers(uri):
+                raise
+            log.warning(
+                "MLflow at %s is unreachable; retrying to %s in %.0f s (%s)", uri, what, delay, exc
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 15.0)
+
+
 def connect(settings: Settings) -> Tracking:
-    """Configure MLflow for ``settings`` and return a checked client."""
+    """Configure MLflow for ``settings`` and return a checked client (see
+    :func:`while_unreachable` for how long an unreachable server is waited for)."""
+    return while_unreachable(settings, "connect", lambda: _connect(settings))
+
+
+def _connect(settings: Settings) -> Tracking:
     import mlflow
     from mlflow import MlflowClient
 

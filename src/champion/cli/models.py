@@ -50,6 +50,7 @@ def _search_progress(budget: float) -> tuple[Progress, object]:
         TextColumn("{task.completed:.0f}/{task.total:.0f} s · {task.fields[evals]} evaluations"),
         TimeElapsedColumn(),
         console=err_console,
+        transient=True,  # stdout keeps the result, stderr only an error
     )
     task = progress.add_task("search", total=budget, evals=0)
 

@@ -75,6 +75,7 @@ def simulate_traffic(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
+        transient=True,  # stdout keeps the result, stderr only an error
     )
     with progress:
         task = progress.add_task("requests", total=n)

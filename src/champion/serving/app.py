@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import os
 import secrets
 import sys
@@ -26,6 +27,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -36,6 +38,7 @@ from champion.errors import BackendError, ConflictError, NotFoundError
 from champion.events import ABConfig, EventStore, GroupCommitWriter, to_json, to_number
 from champion.registry import ModelRegistry
 from champion.serving.batching import MicroBatcher
+from champion.serving.limits import BodySizeLimit
 from champion.serving.metrics import Metrics
 from champion.serving.models import LoadedModel, ModelSlots
 from champion.serving.routing import Route, route
@@ -214,6 +217,8 @@ def create_app(
         registry=registry,
     )
     app.include_router(_router())
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
 
     @app.get("/apidocs", include_in_schema=False)
     def apidocs() -> HTMLResponse:
@@ -357,6 +362,23 @@ def _router() -> Any:
         return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
 
     return router
+
+
+def _printable(value: Any) -> Any:
+    """NaN and infinities as text: JSON has no spelling for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """422 naming each field; a rejected NaN is echoed as "nan" rather than a 500."""
+    detail = _printable(jsonable_encoder(exc.errors()))
+    return Response(orjson.dumps({"detail": detail}), 422, media_type="application/json")
 
 
 def _json(content: Any) -> Response:
@@ -503,10 +525,13 @@ async def _serve(
     try:
         await state.writer.write(rows)
     except BackendError as exc:
+        state.database_ok, state.database_error = False, str(exc)  # /health at once
         state.metrics.requests.labels(endpoint, "none", "log_unavailable").inc()
         raise HTTPException(
             503, f"prediction log unavailable, nothing was served or logged: {exc}"
         ) from exc
+    if not state.database_ok:  # the log is back: say so before the next poll
+        state.database_ok, state.database_error = True, None
     elapsed = time.perf_counter() - start
     for plan in plans:
         state.metrics.served(endpoint, plan[1], elapsed)
