@@ -254,3 +254,7 @@ def test_the_lifecycle_through_the_production_pieces(stack: Stack) -> None:
     engine.dispose()
     sent = 600 + 700 + 500 + 500 * round_ + 40
     assert logged == sent
+
+    # no secret in the API's log
+    log = stack.api.log_path.read_text()
+    assert ADMIN_PASSWORD not in log and ADMIN_TOKEN not in log

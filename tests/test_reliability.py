@@ -298,3 +298,15 @@ def test_no_secret_is_committed() -> None:
             for match in pattern.finditer(text):
                 found.append(f"{name}: {kind}: {match.group(0)[:40]}")
     assert found == []
+
+
+# -- the long suite, briefly ----------------------------------------------------------------
+def test_the_reliability_benchmark_runs_and_passes(tmp_path) -> None:
+    """``benchmarks/reliability.py`` with 3 s per load scenario (60 s for the README)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "reliability.py"), "--seconds", "3"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("CHAMPION_", "MLFLOW_"))},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    assert done.stdout.count("pass") == 4 and "FAIL" not in done.stdout, done.stdout
