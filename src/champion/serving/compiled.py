@@ -26,6 +26,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
+from champion.serving.forest import hist_gradient_boosting_call
 from champion.training.estimator import LabelledClassifier
 from champion.training.preprocessing import MISSING_LEVEL
 
@@ -194,8 +195,11 @@ class CompiledPredictor:
 
 def _direct_call(estimator: Any) -> Any:
     """The booster's own predict for LightGBM and XGBoost (skipping ~0.5 ms of input
-    checks per call in their scikit-learn wrappers), or None."""
+    checks per call in their scikit-learn wrappers), all trees at once for scikit-learn's
+    HistGradientBoosting (~2 ms per call otherwise), or None."""
     module = type(estimator).__module__
+    if type(estimator).__name__.startswith("HistGradientBoosting"):
+        return hist_gradient_boosting_call(estimator)
     if module.startswith("lightgbm") and hasattr(estimator, "booster_"):
         return estimator.booster_.predict
     if module.startswith("xgboost") and hasattr(estimator, "get_booster"):
