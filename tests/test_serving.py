@@ -157,6 +157,51 @@ def test_invalid_input_is_422_naming_the_field_and_logs_nothing(api, rows, store
     assert store.count_predictions("invalid-input") == 0  # nothing logged for rejects
 
 
+def test_predict_bodies_on_and_off_the_fast_path_answer_alike(api, rows, store) -> None:
+    """Well-formed bodies skip FastAPI's request machinery; everything else is replayed
+    into FastAPI — either way the same answers, errors and log rows."""
+    set_config(api.url, mode="hash", split_b=0.5, experiment_id="fast-path")
+    good = rows[0]
+    raw = {"content-type": "application/json"}
+    cases = [  # (body, headers, status, where a 422 points)
+        (json.dumps({"user_id": "u1", "features": good}), raw, 200, None),
+        (json.dumps({"user_id": 7, "features": good}), raw, 200, None),
+        (
+            json.dumps({"features": good}),
+            {"content-type": "application/json; charset=utf-8"},
+            200,
+            None,
+        ),
+        (json.dumps({"user_id": 7.0, "features": good}), raw, 200, None),  # coerced by FastAPI
+        (json.dumps({"user_id": "", "features": good}), raw, 422, ["body", "user_id"]),
+        (json.dumps({"user_id": "u1", "features": good, "x": 1}), raw, 422, ["body", "x"]),
+        (json.dumps({"features": {**good, "Age": "old"}}), raw, 422, ["body", "features", "Age"]),
+        (json.dumps({"features": [1, 2]}), raw, 422, ["body", "features"]),
+        ("[1, 2]", raw, 422, ["body"]),
+        ('{"features": ', raw, 422, ["body", 13]),  # FastAPI's own JSON error
+    ]
+    answered = 0
+    with httpx.Client(timeout=10) as client:
+        for body, headers, status, loc in cases:
+            response = client.post(f"{api.url}/predict", content=body, headers=headers)
+            assert response.status_code == status, (body, response.text)
+            if status == 200:
+                answered += 1
+                assert set(response.json()) == {
+                    "request_id", "experiment_id", "variant", "model_version", "prediction",
+                    "probability",
+                }  # fmt: skip
+                assert response.headers["content-type"] == "application/json"
+            else:
+                locs = [e["loc"][: len(loc)] for e in response.json()["detail"]]
+                assert loc in locs, (body, response.text)
+    assert store.count_predictions("fast-path") == answered
+    with httpx.Client(timeout=10) as client:  # the same user, the same variant, either path
+        fast = client.post(f"{api.url}/predict", json={"user_id": 42, "features": good}).json()
+        slow = client.post(f"{api.url}/predict", json={"user_id": 42.0, "features": good}).json()
+    assert fast["variant"] == slow["variant"] and fast["prediction"] == slow["prediction"]
+
+
 def test_batch_endpoint(api, rows, store) -> None:
     set_config(api.url, mode="hash", split_b=0.5, experiment_id="batch")
     items = [{"user_id": i, "features": rows[i]} for i in range(25)]

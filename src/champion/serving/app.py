@@ -38,6 +38,7 @@ from champion.errors import BackendError, ConflictError, NotFoundError
 from champion.events import ABConfig, EventStore, GroupCommitWriter, to_json, to_number
 from champion.registry import ModelRegistry
 from champion.serving.batching import MicroBatcher
+from champion.serving.fastpath import PredictFastPath
 from champion.serving.limits import BodySizeLimit
 from champion.serving.metrics import Metrics
 from champion.serving.models import LoadedModel, ModelSlots
@@ -217,6 +218,8 @@ def create_app(
         registry=registry,
     )
     app.include_router(_router())
+    # inner to outer: the /predict fast path, then the body limit in front of everything
+    app.add_middleware(PredictFastPath, serve=_serve, validation_detail=_validation_detail)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
 
@@ -375,9 +378,13 @@ def _printable(value: Any) -> Any:
     return value
 
 
+def _validation_detail(exc: RequestValidationError) -> Any:
+    return _printable(jsonable_encoder(exc.errors()))
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     """422 naming each field; a rejected NaN is echoed as "nan" rather than a 500."""
-    detail = _printable(jsonable_encoder(exc.errors()))
+    detail = _validation_detail(exc)
     return Response(orjson.dumps({"detail": detail}), 422, media_type="application/json")
 
 
