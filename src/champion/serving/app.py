@@ -18,11 +18,7 @@ import math
 import os
 import secrets
 import sys
-import time
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -35,14 +31,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from champion.config import Settings, load_settings
 from champion.errors import BackendError, ConflictError, NotFoundError
-from champion.events import ABConfig, EventStore, GroupCommitWriter, to_json, to_number
+from champion.events import EventStore, GroupCommitWriter, to_json
 from champion.registry import ModelRegistry
 from champion.serving.batching import MicroBatcher
 from champion.serving.fastpath import PredictFastPath
 from champion.serving.limits import BodySizeLimit
 from champion.serving.metrics import Metrics
 from champion.serving.models import LoadedModel, ModelSlots
-from champion.serving.routing import Route, route
 from champion.serving.schemas import (
     ABConfigIn,
     ABConfigOut,
@@ -55,37 +50,9 @@ from champion.serving.schemas import (
     PredictResponse,
     VariantOut,
 )
-from champion.serving.validation import check_features
+from champion.serving.scoring import ServingState, serve
 
 log = logging.getLogger("champion.serving")
-
-
-@dataclass
-class ServingState:
-    """Everything the endpoints share; one per app."""
-
-    settings: Settings
-    store: EventStore
-    slots: ModelSlots
-    metrics: Metrics
-    registry: ModelRegistry | None = None
-    writer: GroupCommitWriter | None = None
-    batcher: MicroBatcher | None = None
-    ab: ABConfig | None = None
-    database_ok: bool = False
-    database_error: str | None = None
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-
-    def config(self) -> ABConfig:
-        if self.ab is not None:
-            return self.ab
-        return ABConfig(
-            experiment_id="default",
-            mode=self.settings.ab_mode,
-            split_b=self.settings.ab_split_b,
-            updated_at=datetime.fromtimestamp(0, tz=UTC),
-            updated_by="settings",
-        )
 
 
 async def get_state(request: Request) -> ServingState:
@@ -219,7 +186,7 @@ def create_app(
     )
     app.include_router(_router())
     # inner to outer: the /predict fast path, then the body limit in front of everything
-    app.add_middleware(PredictFastPath, serve=_serve, validation_detail=_validation_detail)
+    app.add_middleware(PredictFastPath, serve=serve, validation_detail=_validation_detail)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
 
@@ -244,7 +211,7 @@ def _router() -> Any:
     async def predict(body: PredictRequest, request: Request) -> Response:
         """Score one row; the response is sent after its log row is committed."""
         # the state straight from the app: dependency resolution costs ~5 % of a request
-        return _json((await _serve(request.app.state.serving, [body], batch=False))[0])
+        return _json((await serve(request.app.state.serving, [body], batch=False))[0])
 
     @router.post("/predict/batch", response_model=BatchResponse, tags=["predict"])
     async def predict_batch(body: BatchRequest, state: State) -> Response:
@@ -252,7 +219,7 @@ def _router() -> Any:
         limit = state.settings.max_batch_items
         if len(body.items) > limit:
             raise HTTPException(413, f"batch of {len(body.items)} items exceeds the limit {limit}")
-        return _json({"predictions": await _serve(state, body.items, batch=True)})
+        return _json({"predictions": await serve(state, body.items, batch=True)})
 
     @router.post("/feedback", response_model=FeedbackResponse, tags=["feedback"])
     async def post_feedback(body: FeedbackRequest, state: State) -> FeedbackResponse:
@@ -404,142 +371,3 @@ def _as_class(label: Any, model: LoadedModel | None) -> Any:
         if str(cls) == str(label) or (isinstance(label, bool) and label == cls):
             return cls
     return label
-
-
-async def _record_failures(
-    state: ServingState, experiment_id: str, plans: list[Any], exc: Exception
-) -> None:
-    """Count the failed requests per variant in the log (the error-rate guardrail)."""
-    counts: dict[tuple[str, str], int] = {}
-    for plan in plans:
-        key = (plan[1], plan[2].version)
-        counts[key] = counts.get(key, 0) + 1
-    for (variant, version), n in counts.items():
-        try:
-            await asyncio.to_thread(
-                state.store.record_failure,
-                experiment_id=experiment_id,
-                variant=variant,
-                model_version=version,
-                requests=n,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-        except BackendError as db_exc:
-            log.warning("could not record a failure: %s", db_exc)
-
-
-async def _serve(
-    state: ServingState, items: list[PredictRequest], *, batch: bool
-) -> list[PredictResponse]:
-    start = time.perf_counter()
-    endpoint = "batch" if batch else "predict"
-    champion, challenger = state.slots.snapshot()
-    if champion is None:
-        state.metrics.requests.labels(endpoint, "none", "unavailable").inc()
-        raise HTTPException(503, "no champion model is loaded yet; see /health")
-    config = state.config()
-    plans: list[tuple[str, str, LoadedModel, bool, dict[str, Any], PredictRequest]] = []
-    errors: list[dict[str, Any]] = []
-    for i, item in enumerate(items):
-        request_id = str(uuid.uuid4())
-        user = None if item.user_id is None else str(item.user_id)
-        r = route(
-            mode=config.mode,
-            split_b=config.split_b,
-            experiment_id=config.experiment_id,
-            user_id=user,
-            request_id=request_id,
-            has_challenger=challenger is not None,
-        )
-        model = challenger if r.variant == "B" and challenger is not None else champion
-        loc = ["body", "items", i, "features"] if batch else ["body", "features"]
-        clean, problems = check_features(item.features, model.spec, loc)
-        if clean is not None and r.shadow and challenger is not None:
-            _, shadow_problems = check_features(item.features, challenger.spec, loc)
-            if shadow_problems:  # the challenger needs other features: skip shadow scoring
-                r = Route("A", False)
-        errors.extend(problems)
-        if clean is not None:
-            plans.append((request_id, r.variant, model, r.shadow, clean, item))
-    if errors:
-        state.metrics.requests.labels(endpoint, "none", "invalid").inc()
-        raise RequestValidationError(errors)
-
-    assert state.batcher is not None and state.writer is not None
-    by_model: dict[int, tuple[LoadedModel, list[int]]] = {}
-    shadow_idx = [k for k, plan in enumerate(plans) if plan[3]]
-    for k, plan in enumerate(plans):
-        by_model.setdefault(id(plan[2]), (plan[2], []))[1].append(k)
-    jobs = [
-        state.batcher.score(model, [plans[k][4] for k in members])
-        for model, members in by_model.values()
-    ]
-    if shadow_idx and challenger is not None:
-        jobs.append(state.batcher.score(challenger, [plans[k][4] for k in shadow_idx]))
-    try:  # one model call (the usual case) needs no Task from gather
-        scored = [await jobs[0]] if len(jobs) == 1 else await asyncio.gather(*jobs)
-    except Exception as exc:
-        state.metrics.requests.labels(endpoint, "none", "error").inc()
-        log.exception("scoring failed")
-        await _record_failures(state, config.experiment_id, plans, exc)
-        raise HTTPException(500, f"the model failed to score the request: {exc}") from exc
-    label: dict[int, Any] = {}
-    proba: dict[int, float | None] = {}
-    for (_, members), result in zip(by_model.values(), scored, strict=False):
-        for pos, k in enumerate(members):
-            label[k], proba[k] = result.labels[pos], result.probability[pos]
-    shadow: dict[int, tuple[Any, float | None]] = {}
-    if shadow_idx:
-        result = scored[-1]
-        for pos, k in enumerate(shadow_idx):
-            shadow[k] = (result.labels[pos], result.probability[pos])
-
-    now = datetime.now(UTC)
-    latency_ms = (time.perf_counter() - start) * 1000
-    rows, responses = [], []
-    for k, (request_id, variant, model, is_shadow, clean, item) in enumerate(plans):
-        s_label, s_proba = shadow.get(k, (None, None))
-        rows.append(
-            {
-                "request_id": request_id,
-                "created_at": now,
-                "experiment_id": config.experiment_id,
-                "user_id": None if item.user_id is None else str(item.user_id),
-                "variant": variant,
-                "model_name": model.name,
-                "model_version": model.version,
-                "features": to_json(clean),
-                "prediction": to_json(label[k]),
-                "prediction_num": to_number(label[k]),
-                "probability": proba[k],
-                "shadow_version": challenger.version if is_shadow and challenger else None,
-                "shadow_prediction": to_json(s_label) if is_shadow else None,
-                "shadow_prediction_num": to_number(s_label) if is_shadow else None,
-                "shadow_probability": s_proba,
-                "latency_ms": latency_ms,
-            }
-        )
-        responses.append(
-            {
-                "request_id": request_id,
-                "experiment_id": config.experiment_id,
-                "variant": variant,
-                "model_version": model.version,
-                "prediction": label[k],
-                "probability": proba[k],
-            }
-        )
-    try:
-        await state.writer.write(rows)
-    except BackendError as exc:
-        state.database_ok, state.database_error = False, str(exc)  # /health at once
-        state.metrics.requests.labels(endpoint, "none", "log_unavailable").inc()
-        raise HTTPException(
-            503, f"prediction log unavailable, nothing was served or logged: {exc}"
-        ) from exc
-    if not state.database_ok:  # the log is back: say so before the next poll
-        state.database_ok, state.database_error = True, None
-    elapsed = time.perf_counter() - start
-    for plan in plans:
-        state.metrics.served(endpoint, plan[1], elapsed)
-    return responses
