@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -293,25 +294,26 @@ class S3Server:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
-    def keys(self, prefix: str = "") -> list[str]:
+    def client(self) -> Any:
         import boto3
 
-        client = boto3.client(
+        return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
             aws_access_key_id=S3_KEY,
             aws_secret_access_key=S3_SECRET,
             region_name="us-east-1",
         )
-        pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        paginator = self.client().get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix)
         return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
 
 @contextmanager
 def s3_server(workdir: Path, bucket: str = "mlflow") -> Iterator[S3Server]:
     """``python -m moto.server`` on 127.0.0.1 with ``bucket`` created."""
-    import boto3
-
     port = free_port()
     log = (workdir / "s3.log").open("wb")
     proc = subprocess.Popen(
@@ -323,13 +325,7 @@ def s3_server(workdir: Path, bucket: str = "mlflow") -> Iterator[S3Server]:
     try:
         wait_http(f"{endpoint}/moto-api/", timeout=60, proc=proc)
         server = S3Server(endpoint, bucket)
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=S3_KEY,
-            aws_secret_access_key=S3_SECRET,
-            region_name="us-east-1",
-        ).create_bucket(Bucket=bucket)
+        server.client().create_bucket(Bucket=bucket)
         yield server
     finally:
         stop(proc)

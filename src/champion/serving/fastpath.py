@@ -19,9 +19,9 @@ import orjson
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 
+from champion.serving.limits import read_body, replay
 from champion.serving.schemas import PredictRequest
 
-Message = dict[str, Any]
 Serve = Callable[..., Awaitable[list[Any]]]
 _KEYS = frozenset({"user_id", "features"})
 
@@ -61,21 +61,15 @@ class PredictFastPath:
         ):
             await self.app(scope, receive, send)
             return
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body = await read_body(receive)
+        if body is None:
+            return
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
             data = None
         if not _well_formed(data):
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
         user, features = data.get("user_id"), data["features"]
         item = PredictRequest.model_construct(user_id=user, features=features)
@@ -88,19 +82,6 @@ class PredictFastPath:
             await _respond(send, 422, {"detail": self.validation_detail(exc)})
             return
         await _respond(send, 200, answers[0])
-
-
-def _replay(body: bytes, receive: Any) -> Callable[[], Awaitable[Message]]:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _respond(

@@ -8,12 +8,40 @@ nothing is scored or logged.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
+
+
+async def read_body(receive: Any, limit: int | None = None) -> bytes | None:
+    """The whole request body (None if the client went away); stops reading as soon as
+    it is longer than ``limit``."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if (limit is not None and len(body) > limit) or not message.get("more_body", False):
+            return bytes(body)
+
+
+def replay(body: bytes, receive: Any) -> Callable[[], Awaitable[Message]]:
+    """A ``receive`` that hands the app ``body`` again, then defers to the real one."""
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
 
 
 class BodySizeLimit:
@@ -62,27 +90,13 @@ class BodySizeLimit:
 
         # Chunked: read it here, up to the limit, then hand the app the whole body.
         # (Raising from inside the app's read would be turned into a 400 by FastAPI.)
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if len(body) > self.max_bytes:
-                await self._refuse(send, 413, self._message(len(body)))
-                return
-            if not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        body = await read_body(receive, self.max_bytes)
+        if body is None:
+            return
+        if len(body) > self.max_bytes:
+            await self._refuse(send, 413, self._message(len(body)))
+            return
+        await self.app(scope, replay(body, receive), send)
 
     def _message(self, size: int) -> str:
         return (
