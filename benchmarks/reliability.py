@@ -55,7 +55,6 @@ class Load:
 
     sent: int = 0
     ok_ids: list[str] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -83,7 +82,6 @@ async def run_load(
                 load.sent += 1
                 try:
                     async with session.post(f"{url}/predict", json=body) as response:
-                        load.statuses[response.status] = load.statuses.get(response.status, 0) + 1
                         if response.status == 200:
                             payload = await response.json()
                             load.ok_ids.append(payload["request_id"])

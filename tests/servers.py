@@ -46,6 +46,27 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
+@contextmanager
+def background(
+    cmd: list[str],
+    log_path: Path,
+    ready_url: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> Iterator[subprocess.Popen]:
+    """``cmd`` as a child process logging to ``log_path``, yielded once ``ready_url``
+    answers; stopped on exit."""
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(ready_url, timeout=timeout, proc=proc)
+        yield proc
+    finally:
+        stop(proc)
+
+
 @dataclass(frozen=True)
 class MlflowServer:
     url: str
@@ -115,14 +136,9 @@ def mlflow_server(
         "--workers",
         str(workers),
     ]
-    log = (workdir / "server.log").open("ab")
-    proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", timeout=90, proc=proc)
-        yield MlflowServer(f"http://127.0.0.1:{port}", ADMIN_USER, ADMIN_PASSWORD)
-    finally:
-        stop(proc)
-        log.close()
+    url = f"http://127.0.0.1:{port}"
+    with background(cmd, workdir / "server.log", f"{url}/health", env=env, cwd=workdir, timeout=90):
+        yield MlflowServer(url, ADMIN_USER, ADMIN_PASSWORD)
 
 
 # -- the prediction API --------------------------------------------------------------------
@@ -315,21 +331,12 @@ class S3Server:
 def s3_server(workdir: Path, bucket: str = "mlflow") -> Iterator[S3Server]:
     """``python -m moto.server`` on 127.0.0.1 with ``bucket`` created."""
     port = free_port()
-    log = (workdir / "s3.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     endpoint = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{endpoint}/moto-api/", timeout=60, proc=proc)
+    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with background(cmd, workdir / "s3.log", f"{endpoint}/moto-api/"):
         server = S3Server(endpoint, bucket)
         server.client().create_bucket(Bucket=bucket)
         yield server
-    finally:
-        stop(proc)
-        log.close()
 
 
 def _uid(user: str) -> int:

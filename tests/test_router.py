@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import httpx
@@ -11,25 +10,17 @@ import pytest
 
 from champion.drift import detect_drift
 
-from servers import free_port, stop, wait_http
+from servers import background, free_port
 
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("router") / "router.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "champion", "simulate", "router", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/health", 60, proc)
+    cmd = [sys.executable, "-m", "champion", "simulate", "router", "--port", str(port)]
+    with background(cmd, log, f"{url}/health"):
         yield url
-    finally:
-        stop(proc)
 
 
 def test_configuration_is_validated_with_reasons(router) -> None:
