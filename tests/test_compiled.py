@@ -3,6 +3,8 @@ checked bit for bit against scikit-learn itself."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -75,3 +77,35 @@ def test_a_champion_hgb_pipeline_is_served_on_the_stacked_path(titanic, threshol
         want_p = model.predict_proba(features.iloc[start : start + 20])[:, 1]
         assert got.labels == model.predict(features.iloc[start : start + 20]).tolist()
         assert np.array_equal(np.asarray(got.probability), want_p)
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_boosters_are_called_directly_and_answer_as_their_wrappers(titanic, library, task) -> None:
+    frame, schema = titanic.frame, titanic.schema
+    if task == "regression":  # predict the fare from the other features
+        schema = replace(schema, numeric=tuple(c for c in schema.numeric if c != "Fare"))
+    features = list(schema.features)
+    x = frame[features]
+    y = frame[schema.target] if task == "classification" else frame["Fare"]
+    if library == "lightgbm":
+        lightgbm = pytest.importorskip("lightgbm")
+        kind = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
+        estimator = kind(n_estimators=60, num_leaves=15, random_state=0, verbose=-1)
+    else:
+        xgboost = pytest.importorskip("xgboost")
+        kind = xgboost.XGBClassifier if task == "classification" else xgboost.XGBRegressor
+        estimator = kind(n_estimators=60, max_depth=4, random_state=0)
+    model = Pipeline([("preprocess", build_preprocessor(schema)), ("model", estimator)])
+    model.fit(x, y)
+    predictor, how = build_predictor(model, features)
+    assert how.startswith("compiled numpy path (booster called directly")
+    rows = records(frame, features)
+    table = pd.DataFrame.from_records(rows[:300], columns=features)
+    table = table.astype(object).where(table.notna(), np.nan)
+    got = predictor.predict(rows[:300])
+    if task == "classification":
+        assert np.allclose(got.probability, model.predict_proba(table)[:, 1], rtol=1e-12, atol=0)
+        assert got.labels == model.predict(table).tolist()
+    else:
+        assert np.allclose(got.labels, model.predict(table), rtol=1e-12, atol=0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from champion.config import Settings
 from champion.errors import BackendError
 from champion.events import ABConfig, EventStore, GroupCommitWriter, to_json, to_number
+from champion.events.ids import new_request_id
 from champion.registry import ModelRegistry
 from champion.serving.batching import MicroBatcher
 from champion.serving.metrics import Metrics
@@ -91,7 +91,7 @@ async def serve(
     plans: list[tuple[str, str, LoadedModel, bool, dict[str, Any], PredictRequest]] = []
     errors: list[dict[str, Any]] = []
     for i, item in enumerate(items):
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         user = None if item.user_id is None else str(item.user_id)
         r = route(
             mode=config.mode,
