@@ -3,17 +3,18 @@
 Requests hand their rows and the model that should score them to
 :meth:`MicroBatcher.score`. One consumer takes everything queued so far (no waiting for
 more: the batch is whatever arrived while the previous call ran, so a lone request pays
-no delay), groups it by model, calls each model once on a dedicated thread, and hands
+no delay), groups it by model, calls each model once, and hands
 every request its rows' results. Under load, per-call overhead — input checks, thread
 start-up inside the estimator — is paid once per batch instead of once per request.
 
 Where the call runs: a batch whose models all have the compiled numpy path and that
-holds at most ``inline_rows`` rows is scored on the event loop itself (0.05–0.4 ms
-here). Handing it to a thread cost more than the call: the scoring thread and the loop
-took the GIL from each other at every numpy and booster call, which tripled the CPU time
-of a batch, and every hand-back woke the loop through its self-pipe (measured at c=16:
-2,140 → 3,110 req/s). Pipeline-path models and large batches (milliseconds each) go to
-one dedicated thread so the loop keeps answering.
+holds at most ``inline_rows`` rows (by default the most that HistGradientBoosting's
+stacked trees take before scikit-learn's own per-tree loop) is scored on the event loop
+itself (0.05–0.4 ms here). Handing it to a thread cost more than the call: the scoring
+thread and the loop took the GIL from each other at every numpy and booster call, which
+tripled the CPU time of a batch, and every hand-back woke the loop through its
+self-pipe (measured at c=16: 2,140 → 3,110 req/s). Pipeline-path models and large
+batches (milliseconds each) go to one dedicated thread so the loop keeps answering.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from champion.serving.compiled import Scored
+from champion.serving.forest import MAX_STACKED_ROWS
 from champion.serving.models import LoadedModel
 
 Item = tuple[LoadedModel, list[dict[str, Any]], "asyncio.Future[Scored]"]
@@ -38,7 +40,7 @@ def _one_thread_per_pool() -> None:
 
 
 class MicroBatcher:
-    def __init__(self, *, max_rows: int = 512, inline_rows: int = 48) -> None:
+    def __init__(self, *, max_rows: int = 512, inline_rows: int = MAX_STACKED_ROWS) -> None:
         self.max_rows = max_rows
         self.inline_rows = inline_rows
         self.batches = 0
@@ -90,24 +92,25 @@ class MicroBatcher:
                 item = self._queue.get_nowait()
                 batch.append(item)
                 size += len(item[1])
-            try:
-                if size <= self.inline_rows and all(
-                    getattr(model.predictor, "compiled", False) for model, _, _ in batch
-                ):
-                    results = self._score_groups(batch)
-                else:
-                    results = await loop.run_in_executor(self._executor, self._score_groups, batch)
-            except Exception as exc:
-                results = [exc] * len(batch)
+            here: list[Item] = []  # compiled-path models of a small batch: on the loop
+            away: list[Item] = batch
+            if size <= self.inline_rows:
+                here, away = [], []
+                for item in batch:
+                    (here if getattr(item[0].predictor, "compiled", False) else away).append(item)
+            if here:
+                try:
+                    _deliver(here, self._score_groups(here))
+                except Exception as exc:
+                    _deliver(here, [exc] * len(here))
+            if away:
+                try:
+                    results = await loop.run_in_executor(self._executor, self._score_groups, away)
+                except Exception as exc:
+                    results = [exc] * len(away)
+                _deliver(away, results)
             self.batches += 1
             self.rows += size
-            for (_, _, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -115,3 +118,13 @@ class MicroBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._executor.shutdown(wait=True)
+
+
+def _deliver(batch: list[Item], results: list[Scored | BaseException]) -> None:
+    for (_, _, future), result in zip(batch, results, strict=True):
+        if future.done():  # the request went away
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
