@@ -3,14 +3,14 @@
 Requests hand their rows and the model that should score them to
 :meth:`MicroBatcher.score`. One consumer takes everything queued so far (no waiting for
 more: the batch is whatever arrived while the previous call ran, so a lone request pays
-no delay), groups it by model, calls each model once, and hands
-every request its rows' results. Under load, per-call overhead — input checks, thread
-start-up inside the estimator — is paid once per batch instead of once per request.
+no delay), groups it by model, calls each model once, and hands every request its rows'
+results. Under load, per-call overhead — input checks, thread start-up inside the
+estimator — is paid once per batch instead of once per request.
 
-Where the call runs: a batch whose models all have the compiled numpy path and that
-holds at most ``inline_rows`` rows (by default the most that HistGradientBoosting's
-stacked trees take before scikit-learn's own per-tree loop) is scored on the event loop
-itself (0.05–0.4 ms here). Handing it to a thread cost more than the call: the scoring
+Where the calls run: in a batch of at most ``inline_rows`` rows (by default the most that
+HistGradientBoosting's stacked trees take before scikit-learn's own per-tree loop), the
+models with the compiled numpy path are scored on the event loop itself (0.05–0.4 ms
+here). Handing it to a thread cost more than the call: the scoring
 thread and the loop took the GIL from each other at every numpy and booster call, which
 tripled the CPU time of a batch, and every hand-back woke the loop through its
 self-pipe (measured at c=16: 2,140 → 3,110 req/s). Pipeline-path models and large
