@@ -6,13 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
-from champion.serving.compiled import build_predictor
+from champion.serving.compiled import PipelinePredictor, build_predictor
 from champion.serving.forest import MAX_STACKED_ROWS, StackedTrees, hist_gradient_boosting_call
 from champion.traffic import records
 from champion.training.preprocessing import build_preprocessor
@@ -70,8 +69,7 @@ def test_a_champion_hgb_pipeline_is_served_on_the_stacked_path(titanic, threshol
     predictor, how = build_predictor(model, schema.features)
     assert how.startswith("compiled numpy path (booster called directly")
     rows = records(frame, schema.features)
-    features = pd.DataFrame.from_records(rows, columns=list(schema.features))
-    features = features.astype(object).where(features.notna(), np.nan)
+    features = PipelinePredictor(model, schema.features).frame(rows)  # None -> NaN
     for start in range(0, 200, 20):  # batches of 20 rows
         got = predictor.predict(rows[start : start + 20])
         want_p = model.predict_proba(features.iloc[start : start + 20])[:, 1]
@@ -101,8 +99,7 @@ def test_boosters_are_called_directly_and_answer_as_their_wrappers(titanic, libr
     predictor, how = build_predictor(model, features)
     assert how.startswith("compiled numpy path (booster called directly")
     rows = records(frame, features)
-    table = pd.DataFrame.from_records(rows[:300], columns=features)
-    table = table.astype(object).where(table.notna(), np.nan)
+    table = PipelinePredictor(model, features).frame(rows[:300])
     got = predictor.predict(rows[:300])
     if task == "classification":
         assert np.allclose(got.probability, model.predict_proba(table)[:, 1], rtol=1e-12, atol=0)

@@ -97,7 +97,7 @@ class MicroBatcher:
             if size <= self.inline_rows:
                 here, away = [], []
                 for item in batch:
-                    (here if getattr(item[0].predictor, "compiled", False) else away).append(item)
+                    (here if item[0].predictor.compiled else away).append(item)
             if here:
                 try:
                     _deliver(here, self._score_groups(here))
