@@ -87,9 +87,9 @@ def hist_gradient_boosting_call(estimator: Any) -> Callable[[np.ndarray], np.nda
 
     def call(x: np.ndarray) -> np.ndarray:
         # missing-value routing is the estimator's business; and from ~64-128 rows on
-        # its per-tree calls amortise and overtake the stacked walk (measured on a
-        # 244-tree, depth-22 model: 1 row 0.075 ms stacked vs 1.27 ms, 16 rows 0.37 vs
-        # 1.35, 48 rows 1.06 vs 1.76, 128 rows 2.92 vs 2.40)
+        # its per-tree calls amortise and overtake the stacked walk (250 trees, depth 23,
+        # `python benchmarks/serving_parts.py`: 1 row 0.079 ms stacked vs 1.26 ms,
+        # 16 rows 0.40 vs 1.32, 48 rows 1.12 vs 1.92, 128 rows 3.12 vs 3.49)
         if x.shape[0] > MAX_STACKED_ROWS or np.isnan(x).any():
             return estimator.predict_proba(x)[:, 1] if classifier else estimator.predict(x)
         return stacked.predict(x)
