@@ -62,7 +62,7 @@ def reset_peak() -> None:
 
 def run_champion(ref: pd.DataFrame, cur: pd.DataFrame, out: Path) -> dict[str, object]:
     from champion.drift import build_profile, check_drift
-    from champion.report import write_drift_reports
+    from champion.reports import write_drift_reports
 
     profile = build_profile(ref, NUMERIC, CATEGORICAL)
     result = check_drift(profile, cur)

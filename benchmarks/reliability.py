@@ -38,12 +38,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
-from champion.config import load_settings
 from champion.datasets import load_dataset
-from champion.events import sqlite_url
 from champion.lifecycle import open_registry, train_and_register, train_config
-from champion.serving.local import local_api
-from champion.traffic import records
+from champion.predictionlog import sqlite_url
+from champion.serving.process import local_api
+from champion.settings import load_settings
+from champion.simulation.replay import records
 
 console = Console()
 TOKEN = "reliability-benchmark-token"  # a throwaway server's admin token

@@ -12,7 +12,7 @@ from typing import Any
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import dag, task
 
-from champion import dag_steps as steps
+from champion.orchestration import tasks as steps
 
 
 @dag(
@@ -23,8 +23,8 @@ from champion import dag_steps as steps
 def ab_evaluate_and_promote() -> None:
     @task
     def evaluate() -> dict[str, Any]:
-        from champion.config import load_settings
         from champion.lifecycle import evaluate_and_promote
+        from champion.settings import load_settings
 
         outcome = evaluate_and_promote(load_settings(), apply=False)
         decision = outcome.decision
@@ -53,8 +53,8 @@ def ab_evaluate_and_promote() -> None:
 
 
 def _apply(action: str, evaluation: dict[str, Any]) -> str:
-    from champion.config import load_settings
     from champion.lifecycle import apply_decision
+    from champion.settings import load_settings
 
     return apply_decision(
         load_settings(),

@@ -12,7 +12,7 @@ from typing import Any
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import dag, task
 
-from champion import dag_steps as steps
+from champion.orchestration import tasks as steps
 
 
 @dag(

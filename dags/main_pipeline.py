@@ -15,7 +15,7 @@ from typing import Any
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import Param, dag, task
 
-from champion import dag_steps as steps
+from champion.orchestration import tasks as steps
 
 
 @dag(
@@ -30,8 +30,8 @@ from champion import dag_steps as steps
 def main_pipeline() -> None:
     @task
     def status() -> dict[str, Any]:
-        from champion.config import load_settings
         from champion.lifecycle import model_status
+        from champion.settings import load_settings
 
         return model_status(load_settings())
 
@@ -43,10 +43,10 @@ def main_pipeline() -> None:
 
     @task
     def bootstrap(params: dict[str, Any] | None = None) -> dict[str, Any]:
-        from champion.config import load_settings
         from champion.datasets import load_data, load_dataset
         from champion.lifecycle import bootstrap as run_bootstrap
         from champion.lifecycle import train_config
+        from champion.settings import load_settings
 
         settings = load_settings()
         params = params or {}
@@ -75,8 +75,8 @@ def main_pipeline() -> None:
 
     @task
     def evaluate() -> dict[str, Any]:
-        from champion.config import load_settings
         from champion.lifecycle import evaluate_and_promote
+        from champion.settings import load_settings
 
         outcome = evaluate_and_promote(load_settings(), apply=True)
         return {

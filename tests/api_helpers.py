@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from champion.config import load_settings
 from champion.datasets import Dataset
 from champion.lifecycle import train_and_register, train_config
-from champion.traffic import records
+from champion.settings import load_settings
+from champion.simulation.replay import records
 
 TOKEN = "test-admin-token-0123456789"
 

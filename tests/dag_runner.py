@@ -38,11 +38,11 @@ def main() -> None:
         print(json.dumps(out))
         return
 
-    from champion.config import load_settings
     from champion.datasets import load_dataset
-    from champion.events import EventStore
     from champion.lifecycle import model_status
-    from champion.simulate import make_traffic
+    from champion.predictionlog import EventStore
+    from champion.settings import load_settings
+    from champion.simulation.drift import make_traffic
 
     from log_helpers import log_traffic, seed_rows
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from champion.events import EventStore
-from champion.events.store import to_json
-from champion.traffic import records
+from champion.predictionlog import EventStore
+from champion.predictionlog.store import to_json
+from champion.simulation.replay import records
 
 
 def seed_rows(

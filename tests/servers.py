@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from champion.serving.local import free_port
+from champion.serving.process import free_port
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "champion-test-password-123"  # test-only, for a throwaway server

@@ -15,9 +15,9 @@ from sklearn.pipeline import Pipeline
 
 from champion.serving.batching import MicroBatcher
 from champion.serving.compiled import PipelinePredictor, Scored, build_predictor
-from champion.serving.models import LoadedModel
+from champion.serving.loading import LoadedModel
 from champion.serving.validation import FeatureSpec
-from champion.traffic import records
+from champion.simulation.replay import records
 from champion.training.preprocessing import build_preprocessor
 
 

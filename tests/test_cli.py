@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from champion.cli import main
-from champion.simulate import make_traffic
+from champion.simulation.drift import make_traffic
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

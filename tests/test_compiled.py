@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from champion.serving.compiled import PipelinePredictor, build_predictor
 from champion.serving.forest import MAX_STACKED_ROWS, StackedTrees, hist_gradient_boosting_call
-from champion.traffic import records
+from champion.simulation.replay import records
 from champion.training.preprocessing import build_preprocessor
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from champion.config import load_settings
 from champion.errors import ConfigError
+from champion.settings import load_settings
 
 
 def test_defaults() -> None:

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from champion.cli import main
-from champion.config import load_settings
-from champion.events import EventStore
 from champion.lifecycle import open_registry
-from champion.tracking import connect
+from champion.predictionlog import EventStore
+from champion.settings import load_settings
+from champion.tracking.connection import connect
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import pytest
 
 from champion.datasets import Dataset
 from champion.drift import build_profile, check_drift
-from champion.simulate import make_traffic
+from champion.simulation.drift import make_traffic
 
 RESAMPLES = 200
 

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
 
-from champion.abtest.arms import build_evidence, interval_path
+from champion.abtest.evidence import build_evidence, interval_path
 from champion.abtest.sequential import paired, unpaired
 from champion.cli import main
-from champion.config import load_settings
-from champion.events import EventStore
-from champion.events.schema import schema_version
 from champion.lifecycle import evaluate_and_promote, open_registry, start_experiment
-from champion.tracking import connect
+from champion.predictionlog import EventStore
+from champion.predictionlog.schema import schema_version
+from champion.settings import load_settings
+from champion.tracking.connection import connect
 
 from api_helpers import train_two_models
 from log_helpers import seed_rows

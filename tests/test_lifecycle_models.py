@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from champion.cli import main
-from champion.config import load_settings
 from champion.lifecycle import bootstrap, open_registry, train_and_register, train_config
-from champion.registry import CHAMPION
-from champion.tracking import connect
-from champion.training.record import load_profile
+from champion.settings import load_settings
+from champion.tracking.connection import connect
+from champion.tracking.registry import CHAMPION
+from champion.tracking.runs import load_profile
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 
 from champion.cli import main
-from champion.config import load_settings
 from champion.datasets import Dataset
-from champion.events import EventStore
 from champion.lifecycle import (
     bootstrap,
     check_served_drift,
@@ -16,7 +14,9 @@ from champion.lifecycle import (
     open_registry,
     train_config,
 )
-from champion.simulate import make_traffic
+from champion.predictionlog import EventStore
+from champion.settings import load_settings
+from champion.simulation.drift import make_traffic
 
 from log_helpers import log_traffic
 

@@ -12,10 +12,10 @@ import pytest
 import requests
 from sklearn.dummy import DummyClassifier
 
-from champion.config import Settings, load_settings
 from champion.errors import ConfigError, ConflictError, NotFoundError
-from champion.registry import CHALLENGER, CHAMPION, ModelRegistry
-from champion.tracking import connect, ensure_experiment
+from champion.settings import Settings, load_settings
+from champion.tracking.connection import connect, ensure_experiment
+from champion.tracking.registry import CHALLENGER, CHAMPION, ModelRegistry
 
 
 @pytest.fixture(params=["embedded", "server"])

@@ -22,9 +22,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from champion.config import load_settings
-from champion.events import EventStore, sqlite_url
 from champion.lifecycle import model_status, start_experiment, train_and_register, train_config
+from champion.predictionlog import EventStore, sqlite_url
+from champion.settings import load_settings
 
 from api_helpers import TOKEN, feature_rows, set_config
 from servers import (

@@ -4,8 +4,8 @@ import json
 from html.parser import HTMLParser
 
 from champion.drift import build_profile, check_drift
-from champion.report import render_drift_html, write_drift_reports
-from champion.simulate import make_traffic
+from champion.reports import render_drift_html, write_drift_reports
+from champion.simulation.drift import make_traffic
 
 
 class _Charts(HTMLParser):

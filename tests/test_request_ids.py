@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from champion.events.ids import new_request_id
+from champion.predictionlog.ids import new_request_id
 
 
 def test_request_ids_are_version_7_uuids_carrying_their_millisecond() -> None:

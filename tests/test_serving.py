@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
-from champion.events import EventStore, sqlite_url
+from champion.predictionlog import EventStore, sqlite_url
 
 from api_helpers import TOKEN, feature_rows, set_config
 from servers import api_server, postgres_cluster
@@ -268,8 +268,8 @@ def test_ops_endpoints(api) -> None:
 def test_a_shadow_experiment_through_the_api_is_evaluated(
     api, rows, store, backend, model_home, titanic
 ) -> None:
-    from champion.config import load_settings
     from champion.lifecycle import evaluate_and_promote
+    from champion.settings import load_settings
 
     set_config(api.url, mode="shadow", experiment_id="shadow-eval")
     labels = titanic.frame[titanic.schema.target].tolist()

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from champion.errors import InvalidInputError
-from champion.simulate import (
+from champion.simulation.drift import (
     make_traffic,
     reweight_categories,
     router_drift,

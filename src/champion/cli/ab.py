@@ -10,9 +10,7 @@ from rich.table import Table
 
 from champion.cli.app import ab_app, lifecycle_app
 from champion.cli.common import console
-from champion.config import load_settings
 from champion.errors import InvalidInputError
-from champion.events import AB_MODES
 from champion.lifecycle import (
     EvaluationOutcome,
     evaluate_and_promote,
@@ -20,7 +18,9 @@ from champion.lifecycle import (
     open_store,
     start_experiment,
 )
-from champion.registry import CHALLENGER, CHAMPION
+from champion.predictionlog import AB_MODES
+from champion.settings import load_settings
+from champion.tracking.registry import CHALLENGER, CHAMPION
 
 Opt = typer.Option
 JsonOpt = Annotated[bool, Opt("--json", help="Print JSON instead of tables.")]

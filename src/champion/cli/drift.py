@@ -10,12 +10,12 @@ import typer
 from champion import __version__
 from champion.cli.app import app, simulate_app
 from champion.cli.common import EXIT_DRIFT, console, load_source, print_drift, split
-from champion.config import load_settings
 from champion.datasets import BUNDLED, load_data, read_table
 from champion.drift import build_profile, check_drift
 from champion.errors import InvalidInputError
 from champion.lifecycle import drift_config
-from champion.report import write_drift_reports
+from champion.reports import write_drift_reports
+from champion.settings import load_settings
 
 Opt = typer.Option
 
@@ -84,7 +84,7 @@ def simulate_sample(
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
 ) -> None:
     """Write a sample of a dataset, optionally with drift injected into chosen columns."""
-    from champion.simulate import make_traffic
+    from champion.simulation.drift import make_traffic
 
     source = load_source(dataset, data, target)
     frame = make_traffic(
@@ -125,7 +125,7 @@ def demo(
 ) -> None:
     """The whole lifecycle end to end, embedded: bootstrap, traffic, drift, retrain, A/B,
     promotion; a report at WORKDIR/report.html."""
-    from champion.demo import DemoOptions, run_demo
+    from champion.demo.run import DemoOptions, run_demo
 
     run_demo(
         load_source(dataset, data, target),

@@ -11,8 +11,8 @@ from champion.cli.ab import ModeOpt, SplitOpt, _check
 from champion.cli.app import lifecycle_app
 from champion.cli.common import EXIT_DRIFT, console, print_drift
 from champion.cli.models import BudgetOpt, JsonOpt, _search_progress
-from champion.config import load_settings
 from champion.lifecycle import check_served_drift, drift_retrain, train_config
+from champion.settings import load_settings
 
 Opt = typer.Option
 

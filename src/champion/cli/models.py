@@ -13,7 +13,6 @@ from rich.table import Table
 
 from champion.cli.app import app, lifecycle_app, registry_app
 from champion.cli.common import console, err_console, load_source
-from champion.config import load_settings
 from champion.datasets import BUNDLED
 from champion.errors import InvalidInputError
 from champion.lifecycle import (
@@ -23,6 +22,7 @@ from champion.lifecycle import (
     train_and_register,
     train_config,
 )
+from champion.settings import load_settings
 from champion.training import TrainResult
 
 Opt = typer.Option

@@ -8,8 +8,8 @@ import typer
 
 from champion.cli.app import app
 from champion.cli.common import console
-from champion.config import load_settings
 from champion.errors import InvalidInputError
+from champion.settings import load_settings
 
 Opt = typer.Option
 

@@ -35,7 +35,7 @@ def simulate_router(
     """Serve batches of a dataset with configurable drift (the original data router)."""
     import uvicorn
 
-    from champion.router import create_router_app
+    from champion.simulation.data_router import create_router_app
 
     source = load_source(dataset, data, target)
     console.print(f"traffic router over {source.name} on http://{host}:{port} (docs at /docs)")
@@ -60,8 +60,8 @@ def simulate_traffic(
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
 ) -> None:
     """Replay rows of a dataset to a running API and post their labels."""
-    from champion.simulate import make_traffic
-    from champion.traffic import send_traffic
+    from champion.simulation.drift import make_traffic
+    from champion.simulation.replay import send_traffic
 
     if not api.startswith(("http://", "https://")):
         raise InvalidInputError(f"--api must be an http(s) URL, got {api!r}")

@@ -29,15 +29,13 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from champion.config import Settings, load_settings
 from champion.errors import BackendError, ConflictError, NotFoundError
-from champion.events import EventStore, GroupCommitWriter, to_json
-from champion.registry import ModelRegistry
+from champion.predictionlog import EventStore, GroupCommitWriter, to_json
 from champion.serving.batching import MicroBatcher
-from champion.serving.fastpath import PredictFastPath
-from champion.serving.limits import BodySizeLimit
-from champion.serving.metrics import Metrics
-from champion.serving.models import LoadedModel, ModelSlots
+from champion.serving.loading import LoadedModel, ModelSlots
+from champion.serving.middleware.body_limit import BodySizeLimit
+from champion.serving.middleware.fast_path import PredictFastPath
+from champion.serving.prometheus import Metrics
 from champion.serving.schemas import (
     ABConfigIn,
     ABConfigOut,
@@ -51,6 +49,8 @@ from champion.serving.schemas import (
     VariantOut,
 )
 from champion.serving.scoring import ServingState, serve
+from champion.settings import Settings, load_settings
+from champion.tracking.registry import ModelRegistry
 
 log = logging.getLogger("champion.serving")
 

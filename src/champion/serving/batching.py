@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from champion.serving.compiled import Scored
 from champion.serving.forest import MAX_STACKED_ROWS
-from champion.serving.models import LoadedModel
+from champion.serving.loading import LoadedModel
 
 Item = tuple[LoadedModel, list[dict[str, Any]], "asyncio.Future[Scored]"]
 

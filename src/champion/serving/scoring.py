@@ -13,17 +13,17 @@ from typing import Any
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 
-from champion.config import Settings
 from champion.errors import BackendError
-from champion.events import ABConfig, EventStore, GroupCommitWriter, to_json, to_number
-from champion.events.ids import new_request_id
-from champion.registry import ModelRegistry
+from champion.predictionlog import ABConfig, EventStore, GroupCommitWriter, to_json, to_number
+from champion.predictionlog.ids import new_request_id
+from champion.serving.assignment import Route, route
 from champion.serving.batching import MicroBatcher
-from champion.serving.metrics import Metrics
-from champion.serving.models import LoadedModel, ModelSlots
-from champion.serving.routing import Route, route
+from champion.serving.loading import LoadedModel, ModelSlots
+from champion.serving.prometheus import Metrics
 from champion.serving.schemas import PredictRequest, PredictResponse
 from champion.serving.validation import check_features
+from champion.settings import Settings
+from champion.tracking.registry import ModelRegistry
 
 log = logging.getLogger("champion.serving")
 

@@ -34,8 +34,8 @@ from threadpoolctl import threadpool_limits
 from champion.datasets import Schema, Task
 from champion.errors import InvalidInputError
 from champion.training.estimator import LabelledClassifier
+from champion.training.metrics import classification_scores, regression_scores
 from champion.training.preprocessing import build_preprocessor
-from champion.training.scoring import classification_scores, regression_scores
 from champion.training.selection import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,

@@ -12,16 +12,16 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import make_url
 
-from champion.config import Settings
 from champion.datasets import Dataset, Schema
 from champion.drift import DriftResult, check_drift
 from champion.errors import ConfigError, NotFoundError
-from champion.evaluation import open_store, registry_for, start_experiment
-from champion.events import ABConfig, EventStore
-from champion.registry import CHALLENGER, CHAMPION, ModelRegistry, VersionInfo
-from champion.tracking import Tracking, connect
+from champion.lifecycle.experiment import open_store, registry_for, start_experiment
+from champion.predictionlog import ABConfig, EventStore
+from champion.settings import Settings
+from champion.tracking.connection import Tracking, connect
+from champion.tracking.registry import CHALLENGER, CHAMPION, ModelRegistry, VersionInfo
+from champion.tracking.runs import load_profile, run_schema
 from champion.training import TrainConfig
-from champion.training.record import load_profile, run_schema
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from champion.config import Settings
 from champion.drift import DriftResult
-from champion.report.ab import ab_section, leaderboard_section
-from champion.report.drift import drift_section
-from champion.report.html import page, table
+from champion.reports.ab import ab_section, leaderboard_section
+from champion.reports.drift import drift_section
+from champion.reports.html import page, table
+from champion.settings import Settings
 
 
 def _story_section(story: Any) -> str:

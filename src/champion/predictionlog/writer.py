@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from champion.events.store import EventStore
+from champion.predictionlog.store import EventStore
 
 
 class GroupCommitWriter:

@@ -33,8 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from champion.errors import BackendError, ConflictError, NotFoundError
-from champion.events.reads import LogReads
-from champion.events.schema import (
+from champion.predictionlog.reads import LogReads
+from champion.predictionlog.schema import (
     SCHEMA_VERSION,
     ab_config,
     failures,

@@ -7,8 +7,8 @@ from html import escape
 from pathlib import Path
 
 from champion.drift import DriftResult, FeatureDrift
-from champion.report.html import page, table
-from champion.report.svg import (
+from champion.reports.html import page, table
+from champion.reports.svg import (
     ALERT_COLOR,
     CURRENT_COLOR,
     OK_COLOR,

@@ -8,10 +8,10 @@ from html import escape
 
 import pandas as pd
 
-from champion.abtest.arms import Look
 from champion.abtest.decision import Decision
-from champion.report.html import table
-from champion.report.svg import sequence_band
+from champion.abtest.evidence import Look
+from champion.reports.html import table
+from champion.reports.svg import sequence_band
 
 
 def _cell(value: object) -> str:

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from champion.config import Settings
 from champion.errors import BackendError, ConfigError
+from champion.settings import Settings
 
-log = logging.getLogger("champion.tracking")
+log = logging.getLogger("champion.tracking.connection")
 T = TypeVar("T")
 
 #: MLflow's own retry settings, unless the user set them.

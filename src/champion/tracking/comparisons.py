@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from champion.abtest.arms import Look
 from champion.abtest.decision import Decision
+from champion.abtest.evidence import Look
 from champion.errors import BackendError
-from champion.tracking import Tracking, ensure_experiment
+from champion.tracking.connection import Tracking, ensure_experiment
 
 TAG_EXPERIMENT = "champion.experiment_id"
 TAG_LOOK = "champion.last_look"

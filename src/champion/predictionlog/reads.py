@@ -1,5 +1,5 @@
 """The read side of the prediction log: what evaluations, drift checks, retraining and
-the live report read. Mixed into :class:`champion.events.store.EventStore`."""
+the live report read. Mixed into :class:`champion.predictionlog.store.EventStore`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Integer, func, select
 
-from champion.events.schema import failures, feedback, predictions
+from champion.predictionlog.schema import failures, feedback, predictions
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The prediction log: predictions, labels (feedback) and the A/B configuration."""
 
-from champion.events.reads import VariantStats
-from champion.events.store import (
+from champion.predictionlog.reads import VariantStats
+from champion.predictionlog.store import (
     AB_MODES,
     ABConfig,
     EventStore,
@@ -10,7 +10,7 @@ from champion.events.store import (
     to_json,
     to_number,
 )
-from champion.events.writer import GroupCommitWriter
+from champion.predictionlog.writer import GroupCommitWriter
 
 __all__ = [
     "AB_MODES",

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from champion.datasets import Dataset
 from champion.errors import InvalidInputError
-from champion.simulate import make_traffic
-from champion.traffic import records
+from champion.simulation.drift import make_traffic
+from champion.simulation.replay import records
 
 MAX_BATCH = 1_000_000
 

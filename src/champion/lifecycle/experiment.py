@@ -9,15 +9,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from champion.abtest.arms import Look, build_evidence, interval_path
 from champion.abtest.decision import Decision, Policy, decide
-from champion.comparison import TAG_DECISION, TAG_LOOK, log_look, look_key, mark_applied, open_run
-from champion.config import Settings
+from champion.abtest.evidence import Look, build_evidence, interval_path
 from champion.errors import ConfigError, ConflictError, NotFoundError
-from champion.events import ABConfig, EventStore
-from champion.registry import CHALLENGER, CHAMPION, ModelRegistry, VersionInfo
-from champion.tracking import Tracking, connect
-from champion.training.record import run_schema
+from champion.predictionlog import ABConfig, EventStore
+from champion.settings import Settings
+from champion.tracking.comparisons import (
+    TAG_DECISION,
+    TAG_LOOK,
+    log_look,
+    look_key,
+    mark_applied,
+    open_run,
+)
+from champion.tracking.connection import Tracking, connect
+from champion.tracking.registry import CHALLENGER, CHAMPION, ModelRegistry, VersionInfo
+from champion.tracking.runs import run_schema
 
 
 def ab_policy(settings: Settings, **overrides: Any) -> Policy:

@@ -19,7 +19,7 @@ import orjson
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 
-from champion.serving.limits import read_body, replay
+from champion.serving.middleware.body_limit import read_body, replay
 from champion.serving.schemas import PredictRequest
 
 Serve = Callable[..., Awaitable[list[Any]]]

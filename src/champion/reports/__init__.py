@@ -1,5 +1,5 @@
 """Self-contained HTML and JSON reports with inline SVG charts."""
 
-from champion.report.drift import drift_section, render_drift_html, write_drift_reports
+from champion.reports.drift import drift_section, render_drift_html, write_drift_reports
 
 __all__ = ["drift_section", "render_drift_html", "write_drift_reports"]

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from champion.errors import BackendError
-from champion.registry import ModelRegistry, VersionInfo
 from champion.serving.compiled import Predictor, build_predictor
 from champion.serving.validation import FeatureSpec
+from champion.tracking.registry import ModelRegistry, VersionInfo
 
 log = logging.getLogger("champion.serving")
 

@@ -28,15 +28,15 @@ def dag_options(schedule_env: str, schedule: str) -> dict[str, Any]:
 
 
 def check_drift() -> dict[str, Any]:
-    from champion.config import load_settings
     from champion.lifecycle import check_served_drift
+    from champion.settings import load_settings
 
     return check_served_drift(load_settings()).to_dict()
 
 
 def retrain(drift: dict[str, Any]) -> dict[str, Any]:
-    from champion.config import load_settings
     from champion.lifecycle import retrain_challenger, train_config
+    from champion.settings import load_settings
 
     settings = load_settings()
     return retrain_challenger(
@@ -45,8 +45,8 @@ def retrain(drift: dict[str, Any]) -> dict[str, Any]:
 
 
 def start_experiment(retrained: dict[str, Any]) -> dict[str, Any]:
-    from champion.config import load_settings
     from champion.lifecycle import start_experiment as start
+    from champion.settings import load_settings
 
     if not retrained["retrained"]:  # too few labels yet: nothing to test
         return {"started": False, "note": retrained["note"]}

@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from champion.config import Settings
 from champion.datasets import Dataset
 from champion.drift import DriftConfig, ReferenceProfile, build_profile
 from champion.errors import ConfigError
-from champion.evaluation import (  # the A/B steps live in their own module
+from champion.lifecycle.experiment import (  # the A/B steps live in their own module
     EvaluationOutcome,
     ab_policy,
     apply_decision,
@@ -25,17 +24,18 @@ from champion.evaluation import (  # the A/B steps live in their own module
     open_store,
     start_experiment,
 )
-from champion.monitoring import (  # drift on live data and retraining
+from champion.lifecycle.retrain import (  # drift on live data and retraining
     RetrainOutcome,
     ServedDrift,
     check_served_drift,
     drift_retrain,
     retrain_challenger,
 )
-from champion.registry import CHAMPION, ModelRegistry, VersionInfo
-from champion.tracking import connect, ensure_experiment, while_unreachable
+from champion.settings import Settings
+from champion.tracking.connection import connect, ensure_experiment, while_unreachable
+from champion.tracking.registry import CHAMPION, ModelRegistry, VersionInfo
+from champion.tracking.runs import LoggedRun, log_training_run
 from champion.training import TrainConfig, TrainResult, train
-from champion.training.record import LoggedRun, log_training_run
 
 Progress = Callable[[float, int], None]
 RegisterAs = Literal["champion", "challenger"]
@@ -167,7 +167,7 @@ def train_and_register(
 
 def model_status(settings: Settings) -> dict[str, str | None]:
     """The versions behind the aliases: ``{"champion": "3", "challenger": None}``."""
-    from champion.registry import CHALLENGER
+    from champion.tracking.registry import CHALLENGER
 
     registry = open_registry(settings)
     champion = registry.alias(CHAMPION, refresh=True)

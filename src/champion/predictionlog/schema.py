@@ -1,6 +1,6 @@
 """Tables of the prediction log (SQLAlchemy Core), versioned by the app.
 
-The database is created and upgraded by :func:`champion.events.store.EventStore.migrate`
+The database is created and upgraded by :func:`champion.predictionlog.store.EventStore.migrate`
 (run at start-up); ``champion_schema`` holds the version. API schemas are separate
 (``champion.serving.schemas``).
 """

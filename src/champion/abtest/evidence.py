@@ -1,7 +1,7 @@
 """From logged rows to the arms of an evaluation, and the sequence over time (pure).
 
 The input is the prediction log of one experiment as columns (what
-:meth:`champion.events.EventStore.experiment_rows` returns): only rows of the two
+:meth:`champion.predictionlog.EventStore.experiment_rows` returns): only rows of the two
 versions under test count — a row answered by an older champion before a hot swap, or
 by a challenger that has since been replaced, belongs to another comparison.
 """

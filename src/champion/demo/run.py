@@ -30,12 +30,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from champion.config import Settings
 from champion.datasets import Dataset
 from champion.errors import ChampionError, InvalidInputError
-from champion.serving.local import local_api, wait_for
-from champion.simulate import make_traffic
-from champion.traffic import TrafficResult, send_traffic
+from champion.serving.process import local_api, wait_for
+from champion.settings import Settings
+from champion.simulation.drift import make_traffic
+from champion.simulation.replay import TrafficResult, send_traffic
 
 #: Columns whose drift matters for each bundled dataset (strong predictors).
 DEFAULT_DRIFT_COLS: dict[str, tuple[str, ...]] = {
@@ -134,7 +134,7 @@ def run_demo(
     """Run the story in ``workdir``; returns what happened (also in summary.json)."""
     from champion import lifecycle
     from champion.cli.common import print_drift
-    from champion.demo_report import write_report
+    from champion.reports.demo import write_report
 
     cols = tuple(drift_cols) if drift_cols else default_drift_cols(source)
     _check(source, cols, options)

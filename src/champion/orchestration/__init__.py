@@ -1,0 +1,1 @@
+"""What the Airflow DAGs run: their shared options and one task body per task."""

@@ -1,0 +1,1 @@
+"""Simulated traffic: drift injection, replay against a running API, the data router."""

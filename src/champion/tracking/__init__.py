@@ -1,0 +1,1 @@
+"""MLflow: the connection, the model registry, training-run and comparison-run records."""
