@@ -39,11 +39,12 @@ from rich.table import Table
 from sqlalchemy import create_engine, text
 
 from champion.datasets import load_dataset
-from champion.lifecycle import open_registry, train_and_register, train_config
+from champion.lifecycle import train_and_register
 from champion.predictionlog import sqlite_url
 from champion.serving.process import local_api
 from champion.settings import load_settings
 from champion.simulation.replay import records
+from champion.tracking.registry import open_registry
 
 console = Console()
 TOKEN = "reliability-benchmark-token"  # a throwaway server's admin token
@@ -240,7 +241,7 @@ def main() -> None:
     with console.status("training v1 (champion) and v2 (challenger)"):
         for alias, seed in (("champion", 1), ("challenger", 9)):
             train_and_register(
-                settings, titanic, train_config(settings, budget=2, seed=seed),
+                settings, titanic, settings.training.config(budget=2, seed=seed),
                 register_as=alias, reason=f"reliability benchmark {alias}",  # type: ignore[arg-type]
             )  # fmt: skip
     outcomes = []

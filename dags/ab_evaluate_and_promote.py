@@ -1,8 +1,10 @@
 """ab_evaluate_and_promote: evaluate the running experiment (anytime-valid, logged to
 MLflow) -> promote | reject | continue.
 
-Thin: every task calls one ``champion.lifecycle`` function and passes small JSON.
-Evaluate as often as you like: the sequence stays valid under repeated looks.
+A thin shell: every task calls one function of ``champion.orchestration.tasks`` and
+passes small JSON. Evaluate as often as you like: the sequence stays valid under
+repeated looks. The task bodies import champion when they run, not when Airflow parses
+this file.
 """
 
 from __future__ import annotations
@@ -12,57 +14,41 @@ from typing import Any
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import dag, task
 
-from champion.orchestration import tasks as steps
+from champion.orchestration.options import dag_options
 
 
 @dag(
     dag_id="ab_evaluate_and_promote",
-    **steps.dag_options("CHAMPION_EVALUATE_SCHEDULE", "*/30 * * * *"),
+    **dag_options("CHAMPION_EVALUATE_SCHEDULE", "*/30 * * * *"),
     doc_md=__doc__,
 )
 def ab_evaluate_and_promote() -> None:
     @task
     def evaluate() -> dict[str, Any]:
-        from champion.lifecycle import evaluate_and_promote
-        from champion.settings import load_settings
+        from champion.orchestration import tasks
 
-        outcome = evaluate_and_promote(load_settings(), apply=False)
-        decision = outcome.decision
-        return {
-            "action": decision.action if decision else None,
-            "reasons": list(decision.reasons) if decision else [outcome.note],
-            "experiment_id": outcome.experiment_id,
-            "challenger": outcome.challenger,
-            "run_id": outcome.run_id,
-        }
+        return tasks.evaluate(apply=False)
 
     @task.branch
     def act(evaluation: dict[str, Any]) -> str:
-        return {"promote": "promote", "reject": "reject"}.get(evaluation["action"], "continue")
+        from champion.orchestration import tasks
+
+        return tasks.act(evaluation)
 
     @task
     def promote(evaluation: dict[str, Any]) -> str:
-        return _apply("promote", evaluation)
+        from champion.orchestration import tasks
+
+        return tasks.apply("promote", evaluation)
 
     @task
     def reject(evaluation: dict[str, Any]) -> str:
-        return _apply("reject", evaluation)
+        from champion.orchestration import tasks
+
+        return tasks.apply("reject", evaluation)
 
     evaluation = evaluate()
     act(evaluation) >> [promote(evaluation), reject(evaluation), EmptyOperator(task_id="continue")]
-
-
-def _apply(action: str, evaluation: dict[str, Any]) -> str:
-    from champion.lifecycle import apply_decision
-    from champion.settings import load_settings
-
-    return apply_decision(
-        load_settings(),
-        action=action,
-        challenger=evaluation["challenger"],
-        reason=f"A/B {evaluation['experiment_id']}: " + "; ".join(evaluation["reasons"]),
-        run_id=evaluation["run_id"],
-    )
 
 
 ab_evaluate_and_promote()

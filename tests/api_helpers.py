@@ -9,7 +9,7 @@ import httpx
 import pandas as pd
 
 from champion.datasets import Dataset
-from champion.lifecycle import train_and_register, train_config
+from champion.lifecycle import train_and_register
 from champion.settings import load_settings
 from champion.simulation.replay import records
 
@@ -23,7 +23,7 @@ def train_two_models(home: Path, titanic: Dataset) -> None:
         train_and_register(
             settings,
             titanic,
-            train_config(settings, budget=2, seed=seed),
+            settings.training.config(budget=2, seed=seed),
             register_as=alias,  # type: ignore[arg-type]
             reason=f"test {alias}",
         )

@@ -8,7 +8,7 @@ from champion.settings import load_settings
 
 def test_defaults() -> None:
     s = load_settings()
-    assert (s.drift_threshold, s.psi_threshold, s.drift_alpha, s.ab_split_b) == (
+    assert (s.drift.drift_threshold, s.drift.psi_threshold, s.drift.alpha, s.ab.split_b) == (
         0.2,
         0.2,
         0.05,
@@ -25,14 +25,14 @@ def test_legacy_names_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AB_SPLIT_B", "0.2")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     s = load_settings()
-    assert (s.drift_threshold, s.drift_alpha, s.model_name) == (0.3, 0.01, "titanic-clf")
-    assert (s.mlflow_log, s.ab_split_b, s.tracking_uri) == (False, 0.2, "http://127.0.0.1:5000")
+    assert (s.drift.drift_threshold, s.drift.alpha, s.model_name) == (0.3, 0.01, "titanic-clf")
+    assert (s.mlflow_log, s.ab.split_b, s.tracking_uri) == (False, 0.2, "http://127.0.0.1:5000")
 
 
 def test_champion_prefix_wins_over_legacy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHAMPION_PSI_THRESHOLD", "0.1")
     monkeypatch.setenv("PSI_THRESHOLD", "0.3")
-    assert load_settings().psi_threshold == 0.1
+    assert load_settings().drift.psi_threshold == 0.1
 
 
 def test_every_bad_value_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

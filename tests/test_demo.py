@@ -8,10 +8,10 @@ import json
 import pytest
 
 from champion.cli import main
-from champion.lifecycle import open_registry
 from champion.predictionlog import EventStore
 from champion.settings import load_settings
 from champion.tracking.connection import connect
+from champion.tracking.registry import open_registry
 
 
 @pytest.mark.slow

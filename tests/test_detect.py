@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from champion.drift import (
-    MISSING,
     DriftConfig,
     ReferenceProfile,
     build_profile,
@@ -17,6 +16,7 @@ from champion.drift import (
     detect_drift,
 )
 from champion.errors import InvalidInputError
+from champion.types import MISSING
 
 
 def _psi(p: list[float], q: list[float], eps: float = 1e-4) -> float:

@@ -17,11 +17,12 @@ from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_a
 from champion.abtest.evidence import build_evidence, interval_path
 from champion.abtest.sequential import paired, unpaired
 from champion.cli import main
-from champion.lifecycle import evaluate_and_promote, open_registry, start_experiment
+from champion.lifecycle import evaluate_and_promote, start_experiment
 from champion.predictionlog import EventStore
 from champion.predictionlog.schema import schema_version
 from champion.settings import load_settings
 from champion.tracking.connection import connect
+from champion.tracking.registry import open_registry
 
 from api_helpers import train_two_models
 from log_helpers import seed_rows
@@ -78,7 +79,7 @@ def test_arm_metrics_match_sklearn(settings, store) -> None:
     # the interval is the unpaired sequence of the per-row correctness
     right_a = (truth["pred_a"] == y)[~to_b].astype(float)
     right_b = (truth["pred_b"] == y)[to_b].astype(float)
-    expected = unpaired(right_a, right_b, alpha=0.05, n_star=settings.ab_planned_labels)
+    expected = unpaired(right_a, right_b, alpha=0.05, n_star=settings.ab.n_star)
     assert outcome.decision.interval.lower == pytest.approx(expected.lower)
     assert outcome.decision.interval.upper == pytest.approx(expected.upper)
 
@@ -158,7 +159,7 @@ def test_shadow_is_paired_and_needs_fewer_labels(settings, store) -> None:
     assert d.paired and d.mcnemar is not None and d.srm is None
     y = truth["y"]
     diff = (truth["pred_b"] == y).astype(float) - (truth["pred_a"] == y).astype(float)
-    expected = paired(diff, alpha=0.05, n_star=settings.ab_planned_labels)
+    expected = paired(diff, alpha=0.05, n_star=settings.ab.n_star)
     assert d.interval.lower == pytest.approx(expected.lower)
     assert d.metrics["B"]["accuracy"] == pytest.approx(float(np.mean(truth["pred_b"] == y)))
     assert d.action == "promote"

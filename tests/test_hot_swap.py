@@ -8,9 +8,9 @@ import time
 
 import aiohttp
 
-from champion.lifecycle import open_registry
 from champion.predictionlog import EventStore, sqlite_url
 from champion.settings import load_settings
+from champion.tracking.registry import open_registry
 
 from api_helpers import TOKEN, feature_rows, set_config, train_two_models
 from servers import api_server

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 
 from champion.cli import main
-from champion.lifecycle import bootstrap, open_registry, train_and_register, train_config
+from champion.lifecycle import bootstrap, train_and_register
 from champion.settings import load_settings
 from champion.tracking.connection import connect
-from champion.tracking.registry import CHAMPION
+from champion.tracking.registry import open_registry
 from champion.tracking.runs import load_profile
+from champion.types import Alias
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -27,9 +28,9 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
 
 def test_bootstrap_logs_everything_and_is_idempotent(tmp_path, titanic) -> None:
     settings = load_settings(home=tmp_path, train_budget=3)
-    outcome = bootstrap(settings, titanic, train_config(settings))
+    outcome = bootstrap(settings, titanic, settings.training.config())
     assert outcome.created and outcome.champion.version == "1"
-    assert outcome.champion.aliases == () or CHAMPION in outcome.champion.aliases
+    assert outcome.champion.aliases == () or Alias.CHAMPION in outcome.champion.aliases
 
     run = outcome.training.run
     client = connect(settings).client
@@ -52,7 +53,7 @@ def test_bootstrap_logs_everything_and_is_idempotent(tmp_path, titanic) -> None:
     raw = titanic.frame[list(titanic.schema.features)].head(10)
     assert (model.predict(raw) == outcome.training.result.model.predict(raw)).all()
 
-    again = bootstrap(settings, titanic, train_config(settings))
+    again = bootstrap(settings, titanic, settings.training.config())
     assert not again.created and again.champion.version == "1" and again.training is None
 
 
@@ -64,7 +65,7 @@ def test_diamonds_regression_logs_and_registers(tmp_path, diamonds) -> None:
         "diamonds", diamonds.frame.sample(3000, random_state=0), diamonds.schema, diamonds.source
     )
     outcome = train_and_register(
-        settings, small, train_config(settings, budget=3), register_as="challenger", reason="test"
+        settings, small, settings.training.config(budget=3), register_as="challenger", reason="test"
     )
     assert outcome.version.aliases == ("challenger",)
     metrics = connect(settings).client.get_run(outcome.run.run_id).data.metrics
@@ -76,7 +77,7 @@ def test_diamonds_regression_logs_and_registers(tmp_path, diamonds) -> None:
 def test_mlflow_log_false_says_so(tmp_path, titanic) -> None:
     settings = load_settings(home=tmp_path, mlflow_log=False)
     outcome = train_and_register(
-        settings, titanic, train_config(settings, budget=2), register_as="champion", reason="t"
+        settings, titanic, settings.training.config(budget=2), register_as="champion", reason="t"
     )
     assert outcome.run is None and outcome.version is None
     assert "not logged and no version was registered (--register champion ignored)" in outcome.note
@@ -189,10 +190,10 @@ def test_training_against_the_auth_server(mlflow_server_url, tmp_path, titanic) 
         model_name="titanic-server",
         train_budget=2,
     )
-    outcome = bootstrap(settings, titanic, train_config(settings))
+    outcome = bootstrap(settings, titanic, settings.training.config())
     assert outcome.created
     registry = open_registry(settings)
-    assert registry.alias(CHAMPION).version == outcome.champion.version
+    assert registry.alias(Alias.CHAMPION).version == outcome.champion.version
     model = mlflow.sklearn.load_model("models:/titanic-server@champion")
     assert len(model.predict(titanic.frame.head(4))) == 4
     board = json.loads(

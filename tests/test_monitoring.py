@@ -7,16 +7,11 @@ import pytest
 
 from champion.cli import main
 from champion.datasets import Dataset
-from champion.lifecycle import (
-    bootstrap,
-    check_served_drift,
-    drift_retrain,
-    open_registry,
-    train_config,
-)
+from champion.lifecycle import bootstrap, check_served_drift, drift_retrain
 from champion.predictionlog import EventStore
 from champion.settings import load_settings
 from champion.simulation.drift import make_traffic
+from champion.tracking.registry import open_registry
 
 from log_helpers import log_traffic
 
@@ -26,7 +21,7 @@ def world(tmp_path, titanic):
     settings = load_settings(home=tmp_path / "home", actor="tester", retrain_min_rows=100)
     half = titanic.frame.sample(frac=0.5, random_state=0)
     reference = Dataset("titanic", half, titanic.schema)
-    bootstrap(settings, reference, train_config(settings, budget=2))
+    bootstrap(settings, reference, settings.training.config(budget=2))
     store = EventStore(settings.events_url)
     store.migrate()
     yield settings, store, titanic.frame.drop(half.index)
@@ -40,7 +35,7 @@ def test_no_drift_no_retrain_then_drift_retrains_and_starts_an_experiment(world,
     checked = check_served_drift(settings)
     assert not checked.result.drifted, checked.result.reason
     assert checked.rows == 600 and checked.champion == "1"
-    outcome = drift_retrain(settings, train_config(settings, budget=2))
+    outcome = drift_retrain(settings, settings.training.config(budget=2))
     assert not outcome.retrained and outcome.note.startswith("no drift")
     assert open_registry(settings).alias("challenger", refresh=True) is None
 
@@ -50,7 +45,7 @@ def test_no_drift_no_retrain_then_drift_retrains_and_starts_an_experiment(world,
     assert checked.result.drifted
     assert set(checked.result.drifted_features) >= {"Age", "Fare"}
     settings = load_settings(home=settings.home, actor="tester", drift_window=800, retrain_rows=800)
-    outcome = drift_retrain(settings, train_config(settings, budget=2), mode="shadow")
+    outcome = drift_retrain(settings, settings.training.config(budget=2), mode="shadow")
     assert outcome.retrained and outcome.challenger == "2"
     assert outcome.training_rows == 800
     registry = open_registry(settings)
@@ -63,7 +58,7 @@ def test_no_drift_no_retrain_then_drift_retrains_and_starts_an_experiment(world,
     assert run.data.params["target"] == "Survived"
     assert run.data.params["numeric_features"] == ",".join(schema.numeric)
     # a second call while the challenger is under test does nothing
-    again = drift_retrain(settings, train_config(settings, budget=2))
+    again = drift_retrain(settings, settings.training.config(budget=2))
     assert not again.retrained and "already under test" in again.note
 
 
@@ -71,7 +66,7 @@ def test_retraining_waits_for_labels(world, titanic) -> None:
     settings, store, holdout = world
     drifted = make_traffic(holdout, 400, seed=3, drift_cols=("Age", "Fare"), shift_sd=1.5)
     log_traffic(store, drifted, titanic.schema, labelled=False)
-    outcome = drift_retrain(settings, train_config(settings, budget=2))
+    outcome = drift_retrain(settings, settings.training.config(budget=2))
     assert outcome.drift.result.drifted and not outcome.retrained
     assert "0 labelled rows" in outcome.note
 

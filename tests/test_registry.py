@@ -15,7 +15,8 @@ from sklearn.dummy import DummyClassifier
 from champion.errors import ConfigError, ConflictError, NotFoundError
 from champion.settings import Settings, load_settings
 from champion.tracking.connection import connect, ensure_experiment
-from champion.tracking.registry import CHALLENGER, CHAMPION, ModelRegistry
+from champion.tracking.registry import ModelRegistry
+from champion.types import Alias
 
 
 @pytest.fixture(params=["embedded", "server"])
@@ -60,16 +61,16 @@ def _register(reg: ModelRegistry, settings: Settings, alias, reason="test") -> s
 
 def test_register_promote_history(settings: Settings) -> None:
     reg = _registry(settings)
-    assert reg.alias(CHAMPION) is None and reg.versions() == []
-    v1 = _register(reg, settings, CHAMPION, "bootstrap")
-    v2 = _register(reg, settings, CHALLENGER, "drift in Age")
+    assert reg.alias(Alias.CHAMPION) is None and reg.versions() == []
+    v1 = _register(reg, settings, Alias.CHAMPION, "bootstrap")
+    v2 = _register(reg, settings, Alias.CHALLENGER, "drift in Age")
     assert (v1, v2) == ("1", "2")
-    assert reg.alias(CHAMPION).version == "1" and reg.alias(CHALLENGER).version == "2"
+    assert reg.alias(Alias.CHAMPION).version == "1" and reg.alias(Alias.CHALLENGER).version == "2"
 
     event = reg.promote(actor="airflow:ab", reason="B better: lower bound +0.021")
     assert (event.version, event.previous) == ("2", "1")
-    assert reg.alias(CHAMPION).version == "2"
-    assert reg.alias(CHALLENGER) is None  # the promoted challenger is no longer one
+    assert reg.alias(Alias.CHAMPION).version == "2"
+    assert reg.alias(Alias.CHALLENGER) is None  # the promoted challenger is no longer one
     listed = {v.version: v.aliases for v in reg.versions()}
     assert listed == {"2": ("champion",), "1": ()}
 
@@ -92,16 +93,16 @@ def test_register_promote_history(settings: Settings) -> None:
 
 def test_rollback_walks_back_one_champion_at_a_time(settings: Settings) -> None:
     reg = _registry(settings)
-    _register(reg, settings, CHAMPION)
+    _register(reg, settings, Alias.CHAMPION)
     for _ in range(2):
-        _register(reg, settings, CHALLENGER)
+        _register(reg, settings, Alias.CHALLENGER)
         reg.promote(actor="t", reason="better")
-    assert reg.alias(CHAMPION).version == "3"
+    assert reg.alias(Alias.CHAMPION).version == "3"
     first = reg.rollback(actor="oncall", reason="bad predictions")
     assert (first.version, first.previous) == ("2", "3")
     second = reg.rollback(actor="oncall", reason="still bad")
     assert (second.version, second.previous) == ("1", "2")
-    assert reg.alias(CHAMPION).version == "1"
+    assert reg.alias(Alias.CHAMPION).version == "1"
     with pytest.raises(NotFoundError, match="nothing to roll back to"):
         reg.rollback(actor="oncall", reason="again")
 
@@ -112,15 +113,15 @@ def test_reject_and_errors(settings: Settings) -> None:
         reg.promote(actor="t", reason="r")
     with pytest.raises(NotFoundError, match="no champion to roll back"):
         reg.rollback(actor="t", reason="r")
-    _register(reg, settings, CHAMPION)
+    _register(reg, settings, Alias.CHAMPION)
     with pytest.raises(ConflictError, match="already the champion"):
         reg.promote("1", actor="t", reason="r")
     with pytest.raises(NotFoundError, match="no version 7"):
         reg.promote("7", actor="t", reason="r")
-    _register(reg, settings, CHALLENGER)
+    _register(reg, settings, Alias.CHALLENGER)
     event = reg.reject_challenger(actor="ab", reason="worse: upper bound -0.01")
     assert (event.action, event.previous) == ("reject", "2")
-    assert reg.alias(CHALLENGER) is None and reg.alias(CHAMPION).version == "1"
+    assert reg.alias(Alias.CHALLENGER) is None and reg.alias(Alias.CHAMPION).version == "1"
     assert "champion.rejected" in reg.get("2").tags
 
 
@@ -144,15 +145,15 @@ def test_alias_lookups_are_cached_for_the_ttl(settings: Settings) -> None:
     clock_value = [0.0]
     client = _Counting(connect(settings).client)
     reg = ModelRegistry(client, settings.model_name, cache_ttl=30, clock=lambda: clock_value[0])
-    _register(reg, settings, CHAMPION)
+    _register(reg, settings, Alias.CHAMPION)
     client.lookups = 0
     for _ in range(5):
-        assert reg.alias(CHAMPION).version == "1"
+        assert reg.alias(Alias.CHAMPION).version == "1"
     assert client.lookups == 1
     clock_value[0] = 31.0
-    reg.alias(CHAMPION)
+    reg.alias(Alias.CHAMPION)
     assert client.lookups == 2
-    reg.alias(CHAMPION, refresh=True)
+    reg.alias(Alias.CHAMPION, refresh=True)
     assert client.lookups == 3
     del now
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from champion.lifecycle import model_status, start_experiment, train_and_register, train_config
+from champion.lifecycle import model_status, start_experiment, train_and_register
 from champion.predictionlog import EventStore, sqlite_url
 from champion.settings import load_settings
 
@@ -223,7 +223,7 @@ def test_tracking_server_outage(titanic, rows, tmp_path, monkeypatch) -> None:
         with mlflow_server(work, port=port):
             for alias, seed in (("champion", 1), ("challenger", 9)):
                 train_and_register(
-                    settings, titanic, train_config(settings, budget=2, seed=seed),
+                    settings, titanic, settings.training.config(budget=2, seed=seed),
                     register_as=alias, reason=f"outage test {alias}",  # type: ignore[arg-type]
                 )  # fmt: skip
             start_experiment(settings, mode="hash", split_b=0.5)

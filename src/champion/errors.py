@@ -13,6 +13,9 @@ line and exit code 2, the HTTP API into a 422 naming the field.
     ├── NotFoundError            a named thing (dataset, model alias, request id) is absent
     ├── ConflictError            the request contradicts recorded state (a different label)
     └── BackendError             MLflow or the database failed; state was left unchanged
+
+:class:`InvalidInputError` is also a :class:`ValueError` and :class:`NotFoundError` a
+:class:`LookupError`, so code that catches the built-in kinds keeps working.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ class ChampionError(Exception):
     """Base class of every error raised by champion."""
 
 
-class InvalidInputError(ChampionError):
+class InvalidInputError(ChampionError, ValueError):
     """The input given by the caller is invalid; the message says what and how to fix it."""
 
 
@@ -30,7 +33,7 @@ class ConfigError(InvalidInputError):
     """A setting has an invalid value (one line per bad value in the message)."""
 
 
-class NotFoundError(ChampionError):
+class NotFoundError(ChampionError, LookupError):
     """A named object (dataset, model version, alias, request id) does not exist."""
 
 

@@ -1,262 +1,318 @@
-"""Settings: every knob of champion, read from the environment and validated at start-up.
+"""Settings: every knob of champion, read from the environment and validated once.
 
-Each setting is read from ``CHAMPION_<NAME>``; the names that users of the original
-pipelines already set (``MODEL_NAME``, ``MLFLOW_TRACKING_URI``, ``TRAIN_PATH``,
-``CURRENT_PATH``, ``DRIFT_THRESHOLD``, ``PSI_THRESHOLD``, ``KS_PVALUE_THRESHOLD``,
-``AB_SPLIT_B``, ``AB_LOG_PATH``, ``EXPERIMENT_NAME``, ``COMPARISON_NAME``,
-``MLFLOW_LOG``) are accepted as aliases. A ``.env`` file in the working directory is
-read too. :func:`load_settings` turns every invalid value into one line of a
-:class:`~champion.errors.ConfigError`.
+Every setting lists the environment variables it is read from: ``CHAMPION_<NAME>``
+first, then, for some, the name users of the original pipelines already set
+(``MODEL_NAME``, ``MLFLOW_TRACKING_URI``, ``TRAIN_PATH``, ``CURRENT_PATH``,
+``DRIFT_THRESHOLD``, ``PSI_THRESHOLD``, ``KS_PVALUE_THRESHOLD``, ``AB_SPLIT_B``,
+``AB_LOG_PATH``, ``EXPERIMENT_NAME``, ``COMPARISON_NAME``, ``MLFLOW_LOG``) or MLflow's
+own (``MLFLOW_TRACKING_USERNAME``, ``MLFLOW_TRACKING_PASSWORD``). Nothing else is read:
+not bare field names (a shell's ``HOME`` is not champion's home), not other cases. A
+``.env`` file in the working directory is read with the same names, below the
+environment.
+
+In code the settings are grouped — the drift check (``settings.drift``), training
+(``settings.training``), the A/B experiment (``settings.ab``), the API
+(``settings.serving``) — and each group builds the pure layer's policy
+(``settings.drift.config()``, ``settings.training.config()``, ``settings.ab.policy()``),
+with overrides for one call. A setting's *flat name* is its ``CHAMPION_`` variable in
+lower case without the prefix (``drift_alpha``): :func:`load_settings` and
+:meth:`Settings.with_values` take overrides by that name. Every invalid value becomes
+one line of a :class:`~champion.errors.ConfigError` naming the variable that was set.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import getpass
+import os
+import socket
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from champion.abtest.decision import Policy
+from champion.drift.detect import DriftConfig
 from champion.errors import ConfigError
+from champion.training.config import TrainConfig
+from champion.types import ABMode, Correction, DriftRule
 
-DriftRuleName = Literal["any", "mean_psi", "share"]
+ENV_FILE = ".env"
+PREFIX = "CHAMPION_"
 
 
-def _env(name: str, *legacy: str) -> AliasChoices:
-    """Accept ``CHAMPION_<NAME>`` first, then the legacy names, then the field name."""
-    return AliasChoices(f"CHAMPION_{name.upper()}", *legacy, name)
+def setting(default: Any, *names: str, **options: Any) -> Any:
+    """A field read from the environment variables ``names`` (the first one wins)."""
+    if not names or not names[0].startswith(PREFIX):
+        raise TypeError(f"the first name of a setting is its {PREFIX}* variable: {names}")
+    return Field(default, json_schema_extra={"env": list(names)}, **options)
+
+
+class Group(BaseModel):
+    """A group of settings (frozen, no unknown keys)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def _build(self, cls: Any, overrides: Mapping[str, object]) -> Any:
+        """``cls`` (a frozen dataclass of the pure layer) from this group's values of the
+        same names, then the non-None ``overrides``; ``cls`` validates the result."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field {', '.join(unknown)}")
+        values = {k: v for k, v in self.model_dump().items() if k in names}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+class DriftSettings(Group):
+    """The drift check of the served features."""
+
+    rule: DriftRule = setting(DriftRule.ANY, "CHAMPION_DRIFT_RULE")
+    alpha: float = setting(0.05, "CHAMPION_DRIFT_ALPHA", "KS_PVALUE_THRESHOLD", gt=0, lt=1)
+    psi_threshold: float = setting(0.2, "CHAMPION_PSI_THRESHOLD", "PSI_THRESHOLD", gt=0)
+    drift_threshold: float = setting(0.2, "CHAMPION_DRIFT_THRESHOLD", "DRIFT_THRESHOLD", gt=0)
+    share_threshold: float = setting(0.5, "CHAMPION_DRIFT_SHARE", gt=0, le=1)
+    ks_floor: float = setting(0.05, "CHAMPION_KS_FLOOR", ge=0, le=1)
+    psi_floor: float = setting(0.02, "CHAMPION_PSI_FLOOR", ge=0)
+    correction: Correction = setting(Correction.BONFERRONI, "CHAMPION_DRIFT_CORRECTION")
+    bins: int = setting(10, "CHAMPION_DRIFT_BINS", ge=2, le=1000)
+    window: int = setting(
+        2000,
+        "CHAMPION_DRIFT_WINDOW",
+        ge=10,
+        description="Latest served rows the drift check compares with the reference.",
+    )
+
+    def config(self, **overrides: object) -> DriftConfig:
+        """The drift check's configuration, with ``overrides`` (None keeps a value)."""
+        config: DriftConfig = self._build(DriftConfig, overrides)
+        return config
+
+
+class TrainingSettings(Group):
+    """AutoML training, and retraining on live labels."""
+
+    budget: float = setting(30.0, "CHAMPION_TRAIN_BUDGET", gt=0, description="Search seconds.")
+    metric: str | None = setting(
+        None,
+        "CHAMPION_TRAIN_METRIC",
+        description="Selection metric; default recall (classification) or mae (regression).",
+    )
+    folds: int = setting(5, "CHAMPION_CV_FOLDS", ge=2, le=20)
+    seed: int = setting(42, "CHAMPION_SEED", ge=0, description="Seed of the search and the refit.")
+    precision_tolerance: float = setting(
+        0.05,
+        "CHAMPION_PRECISION_TOLERANCE",
+        ge=0,
+        le=1,
+        description="Recall selection: precision that may be given up for recall.",
+    )
+    retrain_rows: int = setting(
+        5000,
+        "CHAMPION_RETRAIN_ROWS",
+        ge=10,
+        description="Latest labelled rows a drift-triggered retraining learns from.",
+    )
+    retrain_min_rows: int = setting(
+        200,
+        "CHAMPION_RETRAIN_MIN_ROWS",
+        ge=10,
+        description="Fewer labelled rows than this: retraining waits for more labels.",
+    )
+
+    def config(self, **overrides: object) -> TrainConfig:
+        """The training configuration, with ``overrides`` (None keeps a value)."""
+        config: TrainConfig = self._build(TrainConfig, overrides)
+        return config
+
+
+class ABSettings(Group):
+    """A/B experiments: the routing used while none is stored, and the evaluation."""
+
+    mode: ABMode = setting(
+        ABMode.HASH,
+        "CHAMPION_AB_MODE",
+        description="Routing when no A/B configuration is stored yet.",
+    )
+    split_b: float = setting(
+        0.5,
+        "CHAMPION_AB_SPLIT_B",
+        "AB_SPLIT_B",
+        ge=0,
+        le=1,
+        description="Share of traffic routed to the challenger (hash and random modes).",
+    )
+    alpha: float = setting(
+        0.05,
+        "CHAMPION_AB_ALPHA",
+        gt=0,
+        lt=1,
+        description="Two-sided level of the anytime-valid confidence sequence.",
+    )
+    n_star: int = setting(
+        10_000,
+        "CHAMPION_AB_PLANNED_LABELS",
+        ge=10,
+        description="N*: labelled rows where the sequence is tightest (a planning guess).",
+    )
+    min_labelled: int = setting(200, "CHAMPION_AB_MIN_LABELLED", ge=2, description="Per arm.")
+    max_labelled: int = setting(
+        40_000,
+        "CHAMPION_AB_MAX_LABELLED",
+        ge=3,
+        description="Horizon: labelled rows after which an undecided challenger is rejected.",
+    )
+    promote_margin: float = setting(
+        0.0,
+        "CHAMPION_AB_PROMOTE_MARGIN",
+        ge=0,
+        description="Promote when the lower bound of B - A (per-row score) exceeds this.",
+    )
+    precision_margin: float = setting(0.02, "CHAMPION_AB_PRECISION_MARGIN", ge=0)
+    recall_margin: float = setting(0.02, "CHAMPION_AB_RECALL_MARGIN", ge=0)
+    error_rate_margin: float = setting(0.01, "CHAMPION_AB_ERROR_RATE_MARGIN", ge=0)
+    latency_p95_margin_ms: float = setting(25.0, "CHAMPION_AB_LATENCY_MARGIN_MS", ge=0)
+
+    @model_validator(mode="after")
+    def _horizon_after_minimum(self) -> ABSettings:
+        if self.max_labelled <= self.min_labelled:
+            raise ValueError(
+                f"the horizon CHAMPION_AB_MAX_LABELLED={self.max_labelled} must be larger "
+                f"than CHAMPION_AB_MIN_LABELLED={self.min_labelled}"
+            )
+        return self
+
+    def policy(self, **overrides: object) -> Policy:
+        """The evaluation policy, with ``overrides`` (None keeps a value)."""
+        policy: Policy = self._build(Policy, overrides)
+        return policy
+
+
+class ServingSettings(Group):
+    """The prediction API."""
+
+    admin_token: SecretStr | None = setting(
+        None,
+        "CHAMPION_ADMIN_TOKEN",
+        description="Bearer token of the admin endpoints (A/B config); unset: they refuse.",
+    )
+    poll_interval: float = setting(
+        5.0,
+        "CHAMPION_POLL_INTERVAL",
+        gt=0,
+        description="Seconds between checks of the registry aliases and the A/B config.",
+    )
+    max_batch_items: int = setting(1000, "CHAMPION_MAX_BATCH_ITEMS", ge=1)
+    max_body_bytes: int = setting(
+        2 * 1024 * 1024,
+        "CHAMPION_MAX_BODY_BYTES",
+        ge=1024,
+        description="Largest request body the API reads; larger ones are refused with 413.",
+    )
+    gil_switch_interval: float = setting(
+        0.0005,
+        "CHAMPION_GIL_SWITCH_INTERVAL",
+        gt=0,
+        le=0.1,
+        description="sys.setswitchinterval of the API process (see docs/benchmarks.md).",
+    )
 
 
 class Settings(BaseSettings):
     """All of champion's configuration. Build it with :func:`load_settings`."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        populate_by_name=True,
-        frozen=True,
-        case_sensitive=False,
-    )
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
 
-    # -- where things live ---------------------------------------------------------
-    home: Path = Field(
+    # -- where things live ---------------------------------------------------------------
+    home: Path = setting(
         Path("champion-data"),
-        validation_alias=_env("home"),
-        description="Working directory of the embedded mode (MLflow store, event log).",
+        "CHAMPION_HOME",
+        description="Working directory of the embedded mode (MLflow store, prediction log).",
     )
-    model_name: str = Field(
+    model_name: str = setting(
         "champion-model",
+        "CHAMPION_MODEL_NAME",
+        "MODEL_NAME",
         min_length=1,
-        validation_alias=_env("model_name", "MODEL_NAME"),
         description="Registered model name in the MLflow registry.",
     )
-    mlflow_tracking_uri: str | None = Field(
+    mlflow_tracking_uri: str | None = setting(
         None,
-        validation_alias=_env("mlflow_tracking_uri", "MLFLOW_TRACKING_URI"),
+        "CHAMPION_MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_URI",
         description="MLflow tracking URI; default: an embedded SQLite store under `home`.",
     )
-    experiment_name: str = Field(
-        "champion-training",
-        min_length=1,
-        validation_alias=_env("experiment_name", "EXPERIMENT_NAME"),
+    experiment_name: str = setting(
+        "champion-training", "CHAMPION_EXPERIMENT_NAME", "EXPERIMENT_NAME", min_length=1
     )
-    comparison_name: str = Field(
-        "champion-ab-comparison",
-        min_length=1,
-        validation_alias=_env("comparison_name", "COMPARISON_NAME"),
+    comparison_name: str = setting(
+        "champion-ab-comparison", "CHAMPION_COMPARISON_NAME", "COMPARISON_NAME", min_length=1
     )
-    mlflow_log: bool = Field(True, validation_alias=_env("mlflow_log", "MLFLOW_LOG"))
-    mlflow_username: str | None = Field(
+    mlflow_log: bool = setting(True, "CHAMPION_MLFLOW_LOG", "MLFLOW_LOG")
+    mlflow_username: str | None = setting(
         None,
-        validation_alias=_env("mlflow_username", "MLFLOW_TRACKING_USERNAME"),
+        "CHAMPION_MLFLOW_USERNAME",
+        "MLFLOW_TRACKING_USERNAME",
         description="User for an MLflow server with basic auth.",
     )
-    mlflow_password: SecretStr | None = Field(
+    mlflow_password: SecretStr | None = setting(
         None,
-        validation_alias=_env("mlflow_password", "MLFLOW_TRACKING_PASSWORD"),
+        "CHAMPION_MLFLOW_PASSWORD",
+        "MLFLOW_TRACKING_PASSWORD",
         description="Password for an MLflow server with basic auth (never logged).",
     )
-    registry_cache_ttl: float = Field(
+    registry_cache_ttl: float = setting(
         30.0,
+        "CHAMPION_REGISTRY_CACHE_TTL",
         ge=0,
-        validation_alias=_env("registry_cache_ttl"),
         description="Seconds an alias lookup is cached (a lookup over HTTP costs ~0.5 s).",
     )
-    mlflow_wait: float = Field(
+    mlflow_wait: float = setting(
         0.0,
+        "CHAMPION_MLFLOW_WAIT",
         ge=0,
-        validation_alias=_env("mlflow_wait"),
         description=(
             "Seconds to keep retrying an unreachable tracking server before failing: when a "
             "step connects, and when a finished training logs and registers its model."
         ),
     )
-    actor: str | None = Field(
-        None,
-        validation_alias=_env("actor"),
-        description="Who is recorded for alias moves; default: user@host.",
+    actor: str | None = setting(
+        None, "CHAMPION_ACTOR", description="Who is recorded for alias moves; default: user@host."
     )
-    train_path: Path | None = Field(None, validation_alias=_env("train_path", "TRAIN_PATH"))
-    current_path: Path | None = Field(None, validation_alias=_env("current_path", "CURRENT_PATH"))
-    ab_log_path: Path | None = Field(
+    train_path: Path | None = setting(None, "CHAMPION_TRAIN_PATH", "TRAIN_PATH")
+    current_path: Path | None = setting(None, "CHAMPION_CURRENT_PATH", "CURRENT_PATH")
+    ab_log_path: Path | None = setting(
         None,
-        validation_alias=_env("ab_log_path", "AB_LOG_PATH"),
+        "CHAMPION_AB_LOG_PATH",
+        "AB_LOG_PATH",
         description="SQLite file of the prediction log; default: `home`/events.db.",
     )
-
-    # -- drift -----------------------------------------------------------------------
-    drift_rule: DriftRuleName = Field("any", validation_alias=_env("drift_rule"))
-    drift_threshold: float = Field(
-        0.2,
-        gt=0,
-        validation_alias=_env("drift_threshold", "DRIFT_THRESHOLD"),
-        description="Rule mean_psi: drift when the mean PSI over features is above this.",
-    )
-    psi_threshold: float = Field(
-        0.2,
-        gt=0,
-        validation_alias=_env("psi_threshold", "PSI_THRESHOLD"),
-        description="A feature whose PSI is above this has drifted, whatever its p-value.",
-    )
-    drift_alpha: float = Field(
-        0.05,
-        gt=0,
-        lt=1,
-        validation_alias=_env("drift_alpha", "KS_PVALUE_THRESHOLD"),
-        description="Significance level of the per-feature KS / chi-square tests.",
-    )
-    drift_share: float = Field(
-        0.5,
-        gt=0,
-        le=1,
-        validation_alias=_env("drift_share"),
-        description="Rule share: drift when at least this share of features drifted.",
-    )
-    drift_bins: int = Field(10, ge=2, le=1000, validation_alias=_env("drift_bins"))
-    drift_window: int = Field(
-        2000,
-        ge=10,
-        validation_alias=_env("drift_window"),
-        description="Latest served rows the drift check compares with the reference.",
-    )
-    retrain_rows: int = Field(
-        5000,
-        ge=10,
-        validation_alias=_env("retrain_rows"),
-        description="Latest labelled rows a drift-triggered retraining learns from.",
-    )
-    retrain_min_rows: int = Field(
-        200,
-        ge=10,
-        validation_alias=_env("retrain_min_rows"),
-        description="Fewer labelled rows than this: retraining waits for more labels.",
-    )
-    ks_floor: float = Field(0.05, ge=0, le=1, validation_alias=_env("ks_floor"))
-    psi_floor: float = Field(0.02, ge=0, validation_alias=_env("psi_floor"))
-    drift_correction: Literal["bonferroni", "none"] = Field(
-        "bonferroni", validation_alias=_env("drift_correction")
-    )
-
-    # -- training ------------------------------------------------------------------------
-    train_budget: float = Field(
-        30.0, gt=0, validation_alias=_env("train_budget"), description="Search seconds."
-    )
-    train_metric: str | None = Field(
+    database_url: str | None = setting(
         None,
-        validation_alias=_env("train_metric"),
-        description="Selection metric; default recall (classification) or mae (regression).",
+        "CHAMPION_DATABASE_URL",
+        description="Prediction log: sqlite:///PATH or postgresql://...; default: ab_log_path.",
     )
-    cv_folds: int = Field(5, ge=2, le=20, validation_alias=_env("cv_folds"))
-    precision_tolerance: float = Field(
-        0.05,
-        ge=0,
-        le=1,
-        validation_alias=_env("precision_tolerance"),
-        description="Recall selection: precision that may be given up for recall.",
-    )
+    # -- groups --------------------------------------------------------------------------
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    ab: ABSettings = Field(default_factory=ABSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
 
-    # -- A/B ---------------------------------------------------------------------------
-    ab_split_b: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        validation_alias=_env("ab_split_b", "AB_SPLIT_B"),
-        description="Share of traffic routed to the challenger (hash and random modes).",
-    )
-
-    ab_mode: Literal["hash", "random", "shadow", "off"] = Field(
-        "hash",
-        validation_alias=_env("ab_mode"),
-        description="Routing when no A/B configuration is stored yet.",
-    )
-    ab_alpha: float = Field(
-        0.05,
-        gt=0,
-        lt=1,
-        validation_alias=_env("ab_alpha"),
-        description="Two-sided level of the anytime-valid confidence sequence.",
-    )
-    ab_planned_labels: int = Field(
-        10_000,
-        ge=10,
-        validation_alias=_env("ab_planned_labels"),
-        description="N*: labelled rows where the sequence is tightest (a planning guess).",
-    )
-    ab_min_labelled: int = Field(
-        200, ge=2, validation_alias=_env("ab_min_labelled"), description="Per arm, to decide."
-    )
-    ab_max_labelled: int = Field(
-        40_000,
-        ge=3,
-        validation_alias=_env("ab_max_labelled"),
-        description="Horizon: labelled rows after which an undecided challenger is rejected.",
-    )
-    ab_promote_margin: float = Field(
-        0.0,
-        ge=0,
-        validation_alias=_env("ab_promote_margin"),
-        description="Promote when the lower bound of B - A (per-row score) exceeds this.",
-    )
-    ab_precision_margin: float = Field(0.02, ge=0, validation_alias=_env("ab_precision_margin"))
-    ab_recall_margin: float = Field(0.02, ge=0, validation_alias=_env("ab_recall_margin"))
-    ab_error_rate_margin: float = Field(0.01, ge=0, validation_alias=_env("ab_error_rate_margin"))
-    ab_latency_margin_ms: float = Field(25.0, ge=0, validation_alias=_env("ab_latency_margin_ms"))
-
-    # -- serving -----------------------------------------------------------------------
-    database_url: str | None = Field(
-        None,
-        validation_alias=_env("database_url"),
-        description="Prediction log: sqlite:///PATH or postgresql://...; default: events_path.",
-    )
-    admin_token: SecretStr | None = Field(
-        None,
-        validation_alias=_env("admin_token"),
-        description="Bearer token of the admin endpoints (A/B config); unset: they refuse.",
-    )
-    poll_interval: float = Field(
-        5.0,
-        gt=0,
-        validation_alias=_env("poll_interval"),
-        description="Seconds between checks of the registry aliases and the A/B config.",
-    )
-    max_batch_items: int = Field(1000, ge=1, validation_alias=_env("max_batch_items"))
-    max_body_bytes: int = Field(
-        2 * 1024 * 1024,
-        ge=1024,
-        validation_alias=_env("max_body_bytes"),
-        description="Largest request body the API reads; larger ones are refused with 413.",
-    )
-    gil_switch_interval: float = Field(
-        0.0005,
-        gt=0,
-        le=0.1,
-        validation_alias=_env("gil_switch_interval"),
-        description="sys.setswitchinterval of the API process (measured best: 0.5 ms).",
-    )
-
-    # -- seeds -------------------------------------------------------------------------
-    seed: int = Field(42, ge=0, validation_alias=_env("seed"))
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, NamedVariables(settings_cls)
 
     @model_validator(mode="after")
     def _paths_exist(self) -> Settings:
@@ -265,6 +321,13 @@ class Settings(BaseSettings):
             if path is not None and not Path(path).exists():
                 raise ValueError(f"{name.upper()}={path} does not exist")
         return self
+
+    def with_values(self, **flat: Any) -> Settings:
+        """A copy with the settings of these flat names changed, validated again."""
+        try:
+            return type(self).model_validate(_deep_merge(self.model_dump(), nest(flat)))
+        except ValidationError as exc:
+            raise _config_error(exc, {}) from exc
 
     @property
     def tracking_uri(self) -> str:
@@ -288,9 +351,6 @@ class Settings(BaseSettings):
         """The actor recorded for alias moves."""
         if self.actor:
             return self.actor
-        import getpass
-        import socket
-
         try:
             user = getpass.getuser()
         except (KeyError, OSError):
@@ -308,26 +368,109 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.events_path.resolve()}"
 
 
-def _field_env_name(loc: tuple[Any, ...]) -> str:
-    if not loc:
-        return "settings"
-    name = str(loc[0])
-    field = Settings.model_fields.get(name)
-    if field is not None and isinstance(field.validation_alias, AliasChoices):
-        choices = [c for c in field.validation_alias.choices if isinstance(c, str)]
-        legacy = [c for c in choices if c.isupper() and not c.startswith("CHAMPION_")]
-        return legacy[0] if legacy else choices[0]
-    return name
+# -- the variables ----------------------------------------------------------------------
+Key = tuple[str, ...]
+
+
+def _fields() -> Iterator[tuple[Key, FieldInfo]]:
+    for name, info in Settings.model_fields.items():
+        group = info.annotation
+        if isinstance(group, type) and issubclass(group, Group):
+            for sub, sub_info in group.model_fields.items():
+                yield (name, sub), sub_info
+        else:
+            yield (name,), info
+
+
+def _names(info: FieldInfo) -> tuple[str, ...]:
+    extra = info.json_schema_extra
+    return tuple(extra["env"]) if isinstance(extra, dict) else ()  # type: ignore[arg-type]
+
+
+#: Every setting: its path in :class:`Settings` -> the variables it is read from.
+VARIABLES: dict[Key, tuple[str, ...]] = {path: _names(info) for path, info in _fields()}
+#: Flat name -> path (``drift_alpha`` -> ``("drift", "alpha")``).
+FLAT: dict[str, Key] = {
+    names[0].removeprefix(PREFIX).lower(): path for path, names in VARIABLES.items()
+}
+
+
+def read_variables(
+    environ: Mapping[str, str], dotenv: Mapping[str, str | None]
+) -> tuple[dict[str, Any], dict[Key, str]]:
+    """The nested values found in ``environ``, then ``dotenv``, and which variable each
+    came from. Within one source a setting's first listed name wins."""
+    values: dict[str, Any] = {}
+    origins: dict[Key, str] = {}
+    for path, names in VARIABLES.items():
+        for source in (environ, dotenv):
+            found = next((n for n in names if source.get(n) is not None), None)
+            if found is not None:
+                _put(values, path, source[found])
+                origins[path] = found
+                break
+    return values, origins
+
+
+class NamedVariables(PydanticBaseSettingsSource):
+    """The settings source: exactly the listed variables, from the environment and
+    ``.env`` (see :func:`read_variables`)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every field at once
+
+    def __call__(self) -> dict[str, Any]:
+        return read_variables(os.environ, _dotenv())[0]
+
+
+def _dotenv() -> dict[str, str | None]:
+    return dotenv_values(ENV_FILE) if Path(ENV_FILE).is_file() else {}
+
+
+def _put(target: dict[str, Any], path: Key, value: Any) -> None:
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+
+
+def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat names -> the nested form :class:`Settings` takes; unknown names: ConfigError."""
+    unknown = sorted(set(flat) - set(FLAT))
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    out: dict[str, Any] = {}
+    for name, value in flat.items():
+        _put(out, FLAT[name], value)
+    return out
+
+
+def _config_error(exc: ValidationError, origins: Mapping[Key, str]) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        path = tuple(str(part) for part in err["loc"])
+        names = VARIABLES.get(path)
+        where = origins.get(path) or (names[0] if names else ".".join(path) or "settings")
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) else f"={value!r}"
+        lines.append(f"{where}{shown}: {err['msg']}")
+    return ConfigError("invalid settings: " + "; ".join(lines))
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read and validate the settings; raise ConfigError with one line per bad value."""
+    """Read and validate the settings (``overrides`` by flat name win over the
+    environment); raise ConfigError with one line per bad value."""
     try:
-        return Settings(**overrides)
+        return Settings(**nest(overrides))
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            value = err.get("input")
-            shown = "" if isinstance(value, dict) else f"={value!r}"
-            lines.append(f"{_field_env_name(tuple(err['loc']))}{shown}: {err['msg']}")
-        raise ConfigError("invalid settings: " + "; ".join(lines)) from exc
+        _, origins = read_variables(os.environ, _dotenv())
+        raise _config_error(exc, origins) from exc

@@ -11,6 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
+
+from champion.errors import InvalidInputError
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse(kind: type[E], value: object, name: str) -> E:
+    """``kind(value)``, or an InvalidInputError naming ``name`` and the allowed values."""
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise InvalidInputError(f"{name} must be one of {allowed}, got {value!r}") from None
 
 
 class Alias(StrEnum):

@@ -12,16 +12,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import stats as sps
 
-
-@dataclass(frozen=True)
-class TestResult:
-    statistic: float
-    p_value: float
+from champion.types import TestResult
 
 
 def chi_square_accuracy(correct_a: int, n_a: int, correct_b: int, n_b: int) -> TestResult:

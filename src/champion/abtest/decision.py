@@ -20,16 +20,15 @@ is the anytime-valid sequence, so evaluating as often as one likes stays honest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 from scipy.stats import rankdata
 
-from champion.abtest.classical import TestResult, chi_square_accuracy, mcnemar
+from champion.abtest.classical import chi_square_accuracy, mcnemar
 from champion.abtest.classical import sample_ratio_mismatch as srm_test
 from champion.abtest.sequential import Interval, paired, unpaired
-
-Action = Literal["promote", "continue", "reject", "invalid"]
+from champion.errors import InvalidInputError
+from champion.types import Action, Task, TestResult, Variant
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,12 @@ class Policy:
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1 or not 0 < self.srm_alpha < 1:
-            raise ValueError("alpha and srm_alpha must be in (0, 1)")
+            raise InvalidInputError("alpha and srm_alpha must be in (0, 1)")
         if self.min_labelled < 2 or self.max_labelled <= self.min_labelled:
-            raise ValueError("need 2 <= min_labelled < max_labelled")
+            raise InvalidInputError(
+                f"need 2 <= min_labelled < max_labelled, got {self.min_labelled} and "
+                f"{self.max_labelled}"
+            )
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ class Decision:
     @property
     def labelled(self) -> tuple[int, int]:
         """Labelled rows behind the decision: (A, B); the same number twice when paired."""
-        return tuple(int(self.metrics[v].get("labelled") or 0) for v in ("A", "B"))  # type: ignore[return-value]
+        a, b = (int(self.metrics[v].get("labelled") or 0) for v in Variant)
+        return a, b
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready (infinite bounds become None)."""
@@ -111,9 +114,9 @@ class Decision:
         }
 
 
-def row_scores(arm: Arm, task: str) -> np.ndarray:
+def row_scores(arm: Arm, task: Task) -> np.ndarray:
     """Per-row score: 1/0 correct (classification), minus the absolute error (regression)."""
-    if task == "classification":
+    if task == Task.CLASSIFICATION:
         return (arm.y_true == arm.y_pred).astype(np.float64)
     return -np.abs(arm.y_true.astype(np.float64) - arm.y_pred.astype(np.float64))
 
@@ -142,7 +145,7 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def arm_metrics(arm: Arm, task: str) -> dict[str, float | None]:
+def arm_metrics(arm: Arm, task: Task) -> dict[str, float | None]:
     labelled = int(arm.y_true.size)
     out: dict[str, float | None] = {
         "requests": float(arm.requests),
@@ -153,7 +156,7 @@ def arm_metrics(arm: Arm, task: str) -> dict[str, float | None]:
     }
     if labelled == 0:
         return out
-    if task == "classification":
+    if task == Task.CLASSIFICATION:
         precision, recall, f1 = _precision_recall(arm.y_true, arm.y_pred)
         out.update(
             accuracy=float(np.mean(arm.y_true == arm.y_pred)),
@@ -174,10 +177,10 @@ def arm_metrics(arm: Arm, task: str) -> dict[str, float | None]:
     return out
 
 
-def _guardrails(ma: dict, mb: dict, task: str, policy: Policy) -> list[str]:
+def _guardrails(ma: dict, mb: dict, task: Task, policy: Policy) -> list[str]:
     breaches = []
     checks = [("error_rate", policy.error_rate_margin, +1)]
-    if task == "classification":
+    if task == Task.CLASSIFICATION:
         checks += [("precision", policy.precision_margin, -1), ("recall", policy.recall_margin, -1)]
     for name, margin, worse in checks:
         a, b = ma.get(name), mb.get(name)
@@ -192,11 +195,93 @@ def _guardrails(ma: dict, mb: dict, task: str, policy: Policy) -> list[str]:
     return breaches
 
 
+@dataclass(frozen=True)
+class _Statistics:
+    """The arms as compared (the paired rows' when paired) and every test on them."""
+
+    a: Arm
+    b: Arm
+    paired: bool
+    interval: Interval
+    n_a: int  # labelled rows behind the interval (pairs: the same number twice)
+    n_b: int
+    srm: TestResult | None
+    chi_square: TestResult | None
+    mcnemar: TestResult | None
+
+
+def _statistics(
+    a: Arm,
+    b: Arm,
+    task: Task,
+    split_b: float,
+    policy: Policy,
+    paired_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+) -> _Statistics:
+    if paired_rows is None:
+        sa, sb = row_scores(a, task), row_scores(b, task)
+        n_a, n_b = int(sa.size), int(sb.size)
+        chi = None
+        if task == Task.CLASSIFICATION:
+            chi = chi_square_accuracy(int(sa.sum()), n_a, int(sb.sum()), n_b)
+        interval = unpaired(sa, sb, alpha=policy.alpha, n_star=policy.n_star)
+        return _Statistics(
+            a, b, False, interval, n_a, n_b, srm_test(a.requests, b.requests, split_b), chi, None
+        )
+    y, pa, pb = paired_rows
+    # both models scored the same rows: metrics and scores come from those rows
+    a = Arm(y, pa, a.latency_ms, a.requests, a.errors)
+    b = Arm(y, pb, b.latency_ms, b.requests, b.errors)
+    sa, sb = row_scores(a, task), row_scores(b, task)
+    interval = paired(sb - sa, alpha=policy.alpha, n_star=policy.n_star)
+    mcn = None
+    if task == Task.CLASSIFICATION:
+        mcn = mcnemar(int(((sa == 1) & (sb == 0)).sum()), int(((sa == 0) & (sb == 1)).sum()))
+    return _Statistics(a, b, True, interval, int(y.size), int(y.size), None, None, mcn)
+
+
+def _rule(
+    s: _Statistics,
+    metrics: dict[str, dict[str, float | None]],
+    task: Task,
+    split_b: float,
+    policy: Policy,
+) -> tuple[Action, list[str]]:
+    """The decision rule of the module docstring, in its order, with every reason."""
+    iv = s.interval
+    bounds = f"B - A in [{iv.lower:+.4f}, {iv.upper:+.4f}] (p={iv.p_value:.3g})"
+    if s.srm is not None and s.srm.p_value < policy.srm_alpha:
+        return Action.INVALID, [
+            f"sample-ratio mismatch: {s.a.requests} A / {s.b.requests} B requests for a "
+            f"{1 - split_b:.0%}/{split_b:.0%} split (p={s.srm.p_value:.2g} < {policy.srm_alpha:g})"
+        ]
+    if min(s.n_a, s.n_b) < policy.min_labelled:
+        return Action.CONTINUE, [
+            f"not enough labels yet: A {s.n_a}, B {s.n_b}, need {policy.min_labelled} per arm"
+        ]
+    if iv.upper < 0:
+        return Action.REJECT, [f"B is worse: {bounds}"]
+    breaches = _guardrails(metrics[Variant.A], metrics[Variant.B], task, policy)
+    if iv.lower > policy.promote_margin and not breaches:
+        return Action.PROMOTE, [f"B is better: {bounds}, lower bound > {policy.promote_margin:g}"]
+    reasons = []
+    if iv.lower > policy.promote_margin:
+        reasons.append(f"B is better on the primary metric ({bounds}) but:")
+    reasons.extend(breaches)
+    labelled = s.n_a if s.paired else s.n_a + s.n_b  # pairs count once
+    if labelled >= policy.max_labelled:
+        reasons.append(f"horizon reached: {labelled} labelled rows >= {policy.max_labelled}")
+        return Action.REJECT, reasons
+    if not breaches:
+        reasons.append(f"no decision yet: {bounds}")
+    return Action.CONTINUE, reasons
+
+
 def decide(
     a: Arm,
     b: Arm,
     *,
-    task: str,
+    task: Task,
     split_b: float,
     policy: Policy | None = None,
     paired_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
@@ -204,58 +289,17 @@ def decide(
     """Decide on B vs A. ``paired_rows`` = (y_true, pred_A, pred_B) of rows both scored
     (shadow mode): then the paired sequence and McNemar are used, and no SRM check."""
     policy = policy or Policy()
-    reasons: list[str] = []
-    chi = mcn = srm = None
-    if paired_rows is not None:
-        y, pa, pb = paired_rows
-        # both models scored the same rows: metrics and scores come from those rows
-        a = Arm(y, pa, a.latency_ms, a.requests, a.errors)
-        b = Arm(y, pb, b.latency_ms, b.requests, b.errors)
-        sa, sb = row_scores(a, task), row_scores(b, task)
-        interval = paired(sb - sa, alpha=policy.alpha, n_star=policy.n_star)
-        n_a = n_b = int(y.size)
-        if task == "classification":
-            mcn = mcnemar(int(((sa == 1) & (sb == 0)).sum()), int(((sa == 0) & (sb == 1)).sum()))
-    else:
-        sa, sb = row_scores(a, task), row_scores(b, task)
-        interval = unpaired(sa, sb, alpha=policy.alpha, n_star=policy.n_star)
-        n_a, n_b = int(sa.size), int(sb.size)
-        srm = srm_test(a.requests, b.requests, split_b)
-        if task == "classification":
-            chi = chi_square_accuracy(int(sa.sum()), n_a, int(sb.sum()), n_b)
-    metrics = {"A": arm_metrics(a, task), "B": arm_metrics(b, task)}
-
-    def finish(action: Action) -> Decision:
-        return Decision(
-            action, tuple(reasons), interval, paired_rows is not None, srm, chi, mcn, metrics
-        )
-
-    bounds = f"B - A in [{interval.lower:+.4f}, {interval.upper:+.4f}] (p={interval.p_value:.3g})"
-    if srm is not None and srm.p_value < policy.srm_alpha:
-        reasons.append(
-            f"sample-ratio mismatch: {a.requests} A / {b.requests} B requests for a "
-            f"{1 - split_b:.0%}/{split_b:.0%} split (p={srm.p_value:.2g} < {policy.srm_alpha:g})"
-        )
-        return finish("invalid")
-    if min(n_a, n_b) < policy.min_labelled:
-        reasons.append(
-            f"not enough labels yet: A {n_a}, B {n_b}, need {policy.min_labelled} per arm"
-        )
-        return finish("continue")
-    if interval.upper < 0:
-        reasons.append(f"B is worse: {bounds}")
-        return finish("reject")
-    breaches = _guardrails(metrics["A"], metrics["B"], task, policy)
-    if interval.lower > policy.promote_margin and not breaches:
-        reasons.append(f"B is better: {bounds}, lower bound > {policy.promote_margin:g}")
-        return finish("promote")
-    if interval.lower > policy.promote_margin:
-        reasons.append(f"B is better on the primary metric ({bounds}) but:")
-    reasons.extend(breaches)
-    labelled = n_a + n_b if paired_rows is None else n_a
-    if labelled >= policy.max_labelled:
-        reasons.append(f"horizon reached: {labelled} labelled rows >= {policy.max_labelled}")
-        return finish("reject")
-    if not breaches:
-        reasons.append(f"no decision yet: {bounds}")
-    return finish("continue")
+    task = Task(task)
+    s = _statistics(a, b, task, split_b, policy, paired_rows)
+    metrics = {Variant.A.value: arm_metrics(s.a, task), Variant.B.value: arm_metrics(s.b, task)}
+    action, reasons = _rule(s, metrics, task, split_b, policy)
+    return Decision(
+        action,
+        tuple(reasons),
+        s.interval,
+        s.paired,
+        s.srm,
+        s.chi_square,
+        s.mcnemar,
+        metrics,
+    )

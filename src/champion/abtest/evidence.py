@@ -17,6 +17,8 @@ import numpy as np
 
 from champion.abtest.decision import Arm, row_scores
 from champion.abtest.sequential import paired, unpaired
+from champion.errors import InvalidInputError
+from champion.types import Task, Variant
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def build_evidence(
     *,
     champion: str,
     challenger: str,
-    task: str,
+    task: Task,
     shadow: bool,
 ) -> Evidence:
     """Arms of champion version ``champion`` and challenger version ``challenger``.
@@ -78,24 +80,24 @@ def build_evidence(
     has_label = np.asarray([v is not None for v in rows["label"]], dtype=bool)
     latency = np.asarray(rows["latency_ms"], dtype=np.float64)
     arrival = _epoch(rows["received_at"])
-    in_a = (variant == "A") & (version == champion)
+    in_a = (variant == Variant.A) & (version == champion)
     shadow_version = np.asarray(rows["shadow_version"], dtype=object).astype(str)
     in_b = (
         in_a & (shadow_version == challenger)
         if shadow
-        else (variant == "B") & (version == challenger)
+        else (variant == Variant.B) & (version == challenger)
     )
-    ignored = int(variant.size - (in_a | ((variant == "B") & (version == challenger))).sum())
+    ignored = int(variant.size - (in_a | ((variant == Variant.B) & (version == challenger))).sum())
 
     def arm(mask: np.ndarray, pred: str, proba: str, failed: int) -> Arm:
         labelled = mask & has_label
         y, p = _values(rows, labelled, "label", pred)
-        if task == "regression" and y.dtype != np.float64:
-            raise ValueError("regression needs numeric labels and predictions")
+        if task == Task.REGRESSION and y.dtype != np.float64:
+            raise InvalidInputError("regression needs numeric labels and predictions")
         scores = [rows[proba][i] for i in np.flatnonzero(labelled)]
         y_score = (
             np.asarray(scores, dtype=np.float64)
-            if task == "classification"
+            if task == Task.CLASSIFICATION
             and np.unique(y).size <= 2
             and all(s is not None for s in scores)
             else None
@@ -103,18 +105,18 @@ def build_evidence(
         answered = int(mask.sum())
         return Arm(y, p, latency[mask], answered + failed, failed, y_score)
 
-    a = arm(in_a, "prediction", "probability", failures.get(("A", champion), 0))
+    a = arm(in_a, "prediction", "probability", failures.get((Variant.A, champion), 0))
     if shadow:
         b = arm(in_b, "shadow_prediction", "shadow_probability", 0)
         both = in_b & has_label
         y, pa, pb = _values(rows, both, "label", "prediction", "shadow_prediction")
         return Evidence(a, b, (y, pa, pb), arrival[both], arrival[both], ignored)
-    b = arm(in_b, "prediction", "probability", failures.get(("B", challenger), 0))
+    b = arm(in_b, "prediction", "probability", failures.get((Variant.B, challenger), 0))
     return Evidence(a, b, None, arrival[in_a & has_label], arrival[in_b & has_label], ignored)
 
 
 def interval_path(
-    evidence: Evidence, *, task: str, alpha: float, n_star: float, points: int = 60
+    evidence: Evidence, *, task: Task, alpha: float, n_star: float, points: int = 60
 ) -> list[Look]:
     """The confidence sequence as labels arrived: at up to ``points`` moments, the
     interval computed from the labels known then (what a look at that moment saw)."""

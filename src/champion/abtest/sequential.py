@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from champion.errors import InvalidInputError
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -48,9 +50,9 @@ class Interval:
 
 def rho_squared(alpha: float, n_star: float) -> float:
     if not 0 < alpha < 1:
-        raise ValueError("alpha must be in (0, 1)")
+        raise InvalidInputError(f"alpha must be in (0, 1), got {alpha}")
     if n_star <= 0:
-        raise ValueError("the planned sample size must be positive")
+        raise InvalidInputError(f"the planned sample size must be positive, got {n_star}")
     log_a = math.log(alpha)
     return (-2.0 * log_a + math.log(1.0 - 2.0 * log_a)) / n_star
 

@@ -13,7 +13,16 @@ import sys
 import click
 import typer
 
-from champion.cli import ab, drift, live, models, serve, simulate  # noqa: F401  (register the commands)
+from champion.cli import (  # noqa: F401  (importing a module registers its commands)
+    ab,
+    demo,
+    drift,
+    lifecycle,
+    registry,
+    serve,
+    simulate,
+    train,
+)
 from champion.cli.app import app
 from champion.cli.common import EXIT_INPUT, err_console
 from champion.errors import ChampionError, InvalidInputError, NotFoundError

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from champion import __version__
+
 app = typer.Typer(
     name="champion",
     help="Keep a production tabular model healthy: drift, AutoML retraining, A/B, promotion.",
@@ -23,3 +25,9 @@ app.add_typer(simulate_app, name="simulate")
 app.add_typer(ab_app, name="ab")
 app.add_typer(registry_app, name="registry")
 app.add_typer(lifecycle_app, name="lifecycle")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"champion {__version__}")

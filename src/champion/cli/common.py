@@ -1,21 +1,53 @@
-"""Console output and option parsing shared by the commands."""
+"""Console output, shared options and option parsing of the commands."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, TypeVar
 
+import typer
 from rich.console import Console
-from rich.table import Table
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from champion.datasets import Dataset, load_data, load_dataset
-from champion.drift import DriftResult
+from champion.datasets import BUNDLED, Dataset, infer_schema, load_data, load_dataset
 from champion.errors import InvalidInputError
+from champion.types import ABMode, Task, parse
 
 console = Console()
 err_console = Console(stderr=True)
 
 EXIT_INPUT = 2
 EXIT_DRIFT = 3
+
+Opt = typer.Option
+JsonOpt = Annotated[bool, Opt("--json", help="Print JSON instead of tables.")]
+DatasetOpt = Annotated[str | None, Opt(help=f"Bundled dataset: {', '.join(BUNDLED)}.")]
+DataOpt = Annotated[Path | None, Opt(help="Or any CSV/Parquet table; needs --target.")]
+TargetOpt = Annotated[str | None, Opt(help="Target column.")]
+TaskOpt = Annotated[str | None, Opt(help="classification | regression (default: inferred).")]
+BudgetOpt = Annotated[float | None, Opt(help="Search time budget in seconds.")]
+ReasonOpt = Annotated[str | None, Opt(help="Why (recorded in the registry history).")]
+ModeOpt = Annotated[str | None, Opt(help=f"Routing: {' | '.join(ABMode)}.")]
+SplitOpt = Annotated[float | None, Opt(help="Share of traffic to the challenger (0..1).")]
+ShiftOpt = Annotated[
+    float | None, Opt(help="Shift numeric drift columns by this many SDs (default: router rule).")
+]
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def choice(kind: type[E], value: str | None, option: str) -> E | None:
+    """An option's value as a member of ``kind`` (None stays None); exit 2 otherwise."""
+    return None if value is None else parse(kind, value, option)
+
+
+def split_share(value: float | None) -> float | None:
+    if value is not None and not 0 <= value <= 1:
+        raise InvalidInputError(f"--split-b must be between 0 and 1, got {value}")
+    return value
 
 
 def split(values: str | None) -> list[str] | None:
@@ -30,41 +62,35 @@ def load_source(
     dataset: str | None, data: Path | None, target: str | None, task: str | None = None
 ) -> Dataset:
     """``--data PATH --target COL`` or ``--dataset NAME`` (default titanic)."""
+    kind = choice(Task, task, "--task")
     if data is not None:
         if dataset is not None:
             raise InvalidInputError("give either --data or --dataset, not both")
         if target is None:
             raise InvalidInputError("--data needs --target COL (the column to predict)")
-        return load_data(data, target=target, task=task)  # type: ignore[arg-type]
+        return load_data(data, target=target, task=kind)
     source = load_dataset(dataset or "titanic")
     if target is not None and target != source.schema.target:
-        from champion.datasets import infer_schema
-
-        schema = infer_schema(source.frame, target=target, task=task)  # type: ignore[arg-type]
+        schema = infer_schema(source.frame, target=target, task=kind)
         return Dataset(source.name, source.frame, schema, source.source)
-    if task is not None and task != source.schema.task:
-        from dataclasses import replace
-
-        return Dataset(source.name, source.frame, replace(source.schema, task=task), source.source)
+    if kind is not None and kind != source.schema.task:
+        return Dataset(source.name, source.frame, replace(source.schema, task=kind), source.source)
     return source
 
 
-def print_drift(result: DriftResult) -> None:
-    """The per-feature table and the verdict, on the console."""
-    table = Table(title="Drift per feature")
-    for col in ("feature", "kind", "PSI", "test", "statistic", "p-value", "missing", "drift"):
-        table.add_column(col, justify="right" if col in ("PSI", "statistic", "p-value") else "left")
-    for f in result.features:
-        table.add_row(
-            f.feature,
-            "num" if f.kind == "numeric" else "cat",
-            f"{f.psi:.4f}",
-            "KS" if f.test == "ks" else "chi2",
-            f"{f.statistic:.4g}",
-            f"{f.p_value:.3g}",
-            f"{f.missing_reference:.0%}→{f.missing_current:.0%}",
-            "[bold red]yes[/]" if f.drifted else "[green]no[/]",
-        )
-    console.print(table)
-    verdict = "[bold red]DRIFT[/]" if result.drifted else "[bold green]no drift[/]"
-    console.print(f"{verdict}: {result.reason} (mean PSI {result.mean_psi:.3f})")
+def search_progress(budget: float) -> tuple[Progress, Callable[[float, int], None]]:
+    """A transient progress bar of the AutoML search on stderr, and its tick."""
+    progress = Progress(
+        TextColumn("[bold]AutoML search[/]"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s · {task.fields[evals]} evaluations"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,  # stdout keeps the result, stderr only an error
+    )
+    task = progress.add_task("search", total=budget, evals=0)
+
+    def tick(elapsed: float, evaluations: int) -> None:
+        progress.update(task, completed=min(elapsed, budget), evals=evaluations)
+
+    return progress, tick

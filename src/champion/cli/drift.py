@@ -1,4 +1,4 @@
-"""Commands: ``drift``, ``simulate sample``, ``demo``, ``version``."""
+"""Command: ``drift`` (two tables, no MLflow)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,13 @@ from typing import Annotated
 
 import typer
 
-from champion import __version__
-from champion.cli.app import app, simulate_app
-from champion.cli.common import EXIT_DRIFT, console, load_source, print_drift, split
-from champion.datasets import BUNDLED, load_data, read_table
+from champion.cli.app import app
+from champion.cli.common import EXIT_DRIFT, Opt, console, split
+from champion.datasets import load_data, read_table
 from champion.drift import build_profile, check_drift
-from champion.errors import InvalidInputError
-from champion.lifecycle import drift_config
 from champion.reports import write_drift_reports
+from champion.reports.console import drift_view
 from champion.settings import load_settings
-
-Opt = typer.Option
 
 
 @app.command()
@@ -44,9 +40,7 @@ def drift(
     ] = False,
 ) -> None:
     """Compare current data with reference data: PSI, KS, chi-square, per feature."""
-    settings = load_settings()
-    config = drift_config(
-        settings,
+    config = load_settings().drift.config(
         rule=rule,
         alpha=alpha,
         psi_threshold=psi_threshold,
@@ -57,7 +51,7 @@ def drift(
     cur = read_table(current)
     profile = build_profile(ref.frame, ref.schema.numeric, ref.schema.categorical, bins=config.bins)
     result = check_drift(profile, cur, config)
-    print_drift(result)
+    console.print(drift_view(result))
     if ref.schema.dropped:
         dropped = ", ".join(ref.schema.dropped)
         console.print(f"[dim]not monitored (identifier-like or empty): {dropped}[/]")
@@ -67,85 +61,3 @@ def drift(
             console.print(f"wrote {path}")
     if fail_on_drift and result.drifted:
         raise typer.Exit(EXIT_DRIFT)
-
-
-@simulate_app.command("sample")
-def simulate_sample(
-    out: Annotated[Path, Opt(help="Output file (.csv, .csv.gz or .parquet).")],
-    dataset: Annotated[str | None, Opt(help=f"Bundled dataset: {', '.join(BUNDLED)}.")] = None,
-    data: Annotated[Path | None, Opt(help="Or any CSV/Parquet table.")] = None,
-    target: Annotated[str | None, Opt(help="Target column of --data.")] = None,
-    rows: Annotated[int, Opt(min=1, help="Rows to draw.")] = 1000,
-    drift_cols: Annotated[str | None, Opt(help="Comma-separated columns to drift.")] = None,
-    shift_sd: Annotated[
-        float | None,
-        Opt(help="Shift numeric drift columns by this many SDs (default: router drift)."),
-    ] = None,
-    seed: Annotated[int, Opt(help="Random seed.")] = 0,
-) -> None:
-    """Write a sample of a dataset, optionally with drift injected into chosen columns."""
-    from champion.simulation.drift import make_traffic
-
-    source = load_source(dataset, data, target)
-    frame = make_traffic(
-        source.frame, rows, seed=seed, drift_cols=split(drift_cols) or (), shift_sd=shift_sd
-    )
-    suffix = "".join(out.suffixes[-2:]).lower()
-    if suffix.endswith((".parquet", ".pq")):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(out, index=False)
-    elif suffix.endswith((".csv", ".csv.gz")):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(out, index=False)
-    else:
-        raise InvalidInputError(f"--out {out}: use a .csv, .csv.gz or .parquet file name")
-    console.print(f"wrote {len(frame):,} rows to {out}")
-
-
-@app.command()
-def demo(
-    dataset: Annotated[str | None, Opt(help=f"Bundled dataset: {', '.join(BUNDLED)}.")] = None,
-    data: Annotated[Path | None, Opt(help="Or any CSV/Parquet table.")] = None,
-    target: Annotated[str | None, Opt(help="Target column of --data.")] = None,
-    workdir: Annotated[Path, Opt(help="Where the demo keeps its state and report.")] = Path(
-        "champion-demo"
-    ),
-    drift_cols: Annotated[
-        str | None, Opt(help="Comma-separated columns to drift (default per dataset).")
-    ] = None,
-    mode: Annotated[str, Opt(help="Experiment routing: shadow | hash | random.")] = "shadow",
-    rows: Annotated[int, Opt(min=100, help="Rows per traffic window (stable, drifted).")] = 1500,
-    eval_every: Annotated[int, Opt(min=50, help="Rows of traffic between evaluations.")] = 500,
-    max_evaluations: Annotated[int, Opt(min=1, help="Evaluations before the horizon.")] = 12,
-    budget: Annotated[float, Opt(min=1, help="AutoML seconds per training.")] = 8.0,
-    shift_sd: Annotated[
-        float, Opt(min=0, help="Shift numeric drift columns by this many SDs (0: router rule).")
-    ] = 1.0,
-    seed: Annotated[int, Opt(help="Random seed.")] = 0,
-) -> None:
-    """The whole lifecycle end to end, embedded: bootstrap, traffic, drift, retrain, A/B,
-    promotion; a report at WORKDIR/report.html."""
-    from champion.demo.run import DemoOptions, run_demo
-
-    run_demo(
-        load_source(dataset, data, target),
-        workdir=workdir,
-        drift_cols=split(drift_cols),
-        options=DemoOptions(
-            mode=mode,
-            rows=rows,
-            eval_every=eval_every,
-            max_evaluations=max_evaluations,
-            budget=budget,
-            shift_sd=shift_sd,
-            seed=seed,
-        ),
-        settings=load_settings(),
-        console=console,
-    )
-
-
-@app.command()
-def version() -> None:
-    """Print the version."""
-    console.print(f"champion {__version__}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+import uvicorn
 
 from champion.cli.app import app
 from champion.cli.common import console
@@ -22,8 +23,6 @@ def serve(
     log_level: Annotated[str, Opt(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Run the prediction API (uvicorn; settings from the environment)."""
-    import uvicorn
-
     settings = load_settings()  # validate before forking workers
     if log_level not in ("critical", "error", "warning", "info", "debug"):
         raise InvalidInputError(f"--log-level {log_level!r}: use warning, info or debug")

@@ -1,25 +1,59 @@
-"""Commands: ``simulate router`` and ``simulate traffic``."""
+"""Commands: ``simulate sample|router|traffic``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
-import typer
+import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from champion.cli.app import simulate_app
-from champion.cli.common import console, err_console, load_source, split
-from champion.datasets import BUNDLED
+from champion.cli.common import (
+    DataOpt,
+    DatasetOpt,
+    Opt,
+    ShiftOpt,
+    TargetOpt,
+    console,
+    err_console,
+    load_source,
+    split,
+)
 from champion.errors import BackendError, InvalidInputError
+from champion.simulation.data_router import create_router_app
+from champion.simulation.drift import make_traffic
+from champion.simulation.replay import send_traffic
 
-Opt = typer.Option
-DatasetOpt = Annotated[str | None, Opt(help=f"Bundled dataset: {', '.join(BUNDLED)}.")]
-DataOpt = Annotated[Path | None, Opt(help="Or any CSV/Parquet table.")]
-TargetOpt = Annotated[str | None, Opt(help="Target column of --data.")]
-ShiftOpt = Annotated[
-    float | None, Opt(help="Shift numeric drift columns by this many SDs (default: router rule).")
-]
+DriftColsOpt = Annotated[str | None, Opt(help="Comma-separated columns to drift.")]
+SeedOpt = Annotated[int, Opt(help="Random seed.")]
+
+
+@simulate_app.command("sample")
+def simulate_sample(
+    out: Annotated[Path, Opt(help="Output file (.csv, .csv.gz or .parquet).")],
+    dataset: DatasetOpt = None,
+    data: DataOpt = None,
+    target: TargetOpt = None,
+    rows: Annotated[int, Opt(min=1, help="Rows to draw.")] = 1000,
+    drift_cols: DriftColsOpt = None,
+    shift_sd: ShiftOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Write a sample of a dataset, optionally with drift injected into chosen columns."""
+    suffix = "".join(out.suffixes[-2:]).lower()
+    if not suffix.endswith((".parquet", ".pq", ".csv", ".csv.gz")):
+        raise InvalidInputError(f"--out {out}: use a .csv, .csv.gz or .parquet file name")
+    source = load_source(dataset, data, target)
+    frame = make_traffic(
+        source.frame, rows, seed=seed, drift_cols=split(drift_cols) or (), shift_sd=shift_sd
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix.endswith((".parquet", ".pq")):
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+    console.print(f"wrote {len(frame):,} rows to {out}")
 
 
 @simulate_app.command("router")
@@ -33,10 +67,6 @@ def simulate_router(
     seed: Annotated[int, Opt(help="Seed of the first batch.")] = 0,
 ) -> None:
     """Serve batches of a dataset with configurable drift (the original data router)."""
-    import uvicorn
-
-    from champion.simulation.data_router import create_router_app
-
     source = load_source(dataset, data, target)
     console.print(f"traffic router over {source.name} on http://{host}:{port} (docs at /docs)")
     app = create_router_app(source, seed=seed, shift_sd=shift_sd)
@@ -50,19 +80,16 @@ def simulate_traffic(
     dataset: DatasetOpt = None,
     data: DataOpt = None,
     target: TargetOpt = None,
-    drift_cols: Annotated[str | None, Opt(help="Comma-separated columns to drift.")] = None,
+    drift_cols: DriftColsOpt = None,
     shift_sd: ShiftOpt = None,
     label_delay: Annotated[float, Opt(help="Seconds before the labels are posted.")] = 0.0,
     label_share: Annotated[float, Opt(help="Share of requests that get a label.")] = 1.0,
     no_labels: Annotated[bool, Opt("--no-labels", help="Post no labels.")] = False,
     users: Annotated[int, Opt(min=1, help="Distinct user ids.")] = 1000,
     concurrency: Annotated[int, Opt(min=1, max=256, help="Requests in flight.")] = 8,
-    seed: Annotated[int, Opt(help="Random seed.")] = 0,
+    seed: SeedOpt = 0,
 ) -> None:
     """Replay rows of a dataset to a running API and post their labels."""
-    from champion.simulation.drift import make_traffic
-    from champion.simulation.replay import send_traffic
-
     if not api.startswith(("http://", "https://")):
         raise InvalidInputError(f"--api must be an http(s) URL, got {api!r}")
     source = load_source(dataset, data, target)

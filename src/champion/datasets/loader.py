@@ -11,19 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
 from pandas.api import types as ptypes
 
 from champion.errors import InvalidInputError, NotFoundError
-
-Task = Literal["classification", "regression"]
+from champion.types import Task, parse
 
 #: Bundled datasets: name -> (file inside the package, target column, task).
 BUNDLED: dict[str, tuple[str, str, Task]] = {
-    "titanic": ("titanic.csv.gz", "Survived", "classification"),
-    "diamonds": ("diamonds.csv.gz", "price", "regression"),
+    "titanic": ("titanic.csv.gz", "Survived", Task.CLASSIFICATION),
+    "diamonds": ("diamonds.csv.gz", "price", Task.REGRESSION),
 }
 
 #: A text column with more distinct values than this share of its rows is an identifier.
@@ -109,12 +107,12 @@ def _is_identifier(column: pd.Series) -> bool:
 
 def _infer_task(target: pd.Series) -> Task:
     if ptypes.is_bool_dtype(target) or not ptypes.is_numeric_dtype(target):
-        return "classification"
+        return Task.CLASSIFICATION
     values = target.dropna()
     integral = bool((values == values.round()).all())
     if integral and values.nunique() <= MAX_CLASS_LEVELS:
-        return "classification"
-    return "regression"
+        return Task.CLASSIFICATION
+    return Task.REGRESSION
 
 
 def infer_schema(
@@ -166,7 +164,7 @@ def infer_schema(
         raise InvalidInputError("no usable feature column: give --features or another table")
     inferred_task = None
     if target is not None:
-        inferred_task = task or _infer_task(frame[target])
+        inferred_task = parse(Task, task, "task") if task else _infer_task(frame[target])
     return Schema(
         target=target,
         task=inferred_task,

@@ -20,22 +20,33 @@ import secrets
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from champion import lifecycle
 from champion.datasets import Dataset
-from champion.errors import ChampionError, InvalidInputError
+from champion.demo.steps import (
+    Pools,
+    bootstrap_step,
+    experiment_step,
+    hot_swap_step,
+    retrain_step,
+    send_window,
+)
+from champion.demo.story import DemoStory, DriftedTraffic, Retrained, StableTraffic
+from champion.drift import DriftResult
+from champion.errors import InvalidInputError
+from champion.reports.console import drift_view
+from champion.reports.demo import DemoReport, Experiment, Training, write_report
 from champion.serving.process import local_api, wait_for
 from champion.settings import Settings
 from champion.simulation.drift import make_traffic
-from champion.simulation.replay import TrafficResult, send_traffic
+from champion.tracking.registry import open_registry
+from champion.types import ABMode
 
 #: Columns whose drift matters for each bundled dataset (strong predictors).
 DEFAULT_DRIFT_COLS: dict[str, tuple[str, ...]] = {
@@ -54,7 +65,7 @@ def default_drift_cols(source: Dataset) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class DemoOptions:
-    mode: str = "shadow"  # experiment routing: shadow | hash | random
+    mode: ABMode = ABMode.SHADOW  # experiment routing: shadow | hash | random
     split_b: float = 0.5
     rows: int = 1500  # rows per traffic window (stable, drifted)
     eval_every: int = 500  # rows of traffic between evaluations
@@ -64,20 +75,6 @@ class DemoOptions:
     seed: int = 0
 
 
-@dataclass
-class DemoStory:
-    """What happened, step by step (written to ``summary.json``)."""
-
-    dataset: str
-    api_url: str = ""
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    evaluations: list[dict[str, Any]] = field(default_factory=list)
-    final: dict[str, Any] = field(default_factory=dict)
-
-    def step(self, name: str, **facts: Any) -> None:
-        self.steps.append({"step": name, **facts})
-
-
 def _check(source: Dataset, cols: Sequence[str], options: DemoOptions) -> None:
     unknown = [c for c in cols if c not in source.schema.features]
     if unknown:
@@ -85,41 +82,163 @@ def _check(source: Dataset, cols: Sequence[str], options: DemoOptions) -> None:
             f"--drift-cols: {', '.join(unknown)} not among the features "
             f"({', '.join(source.schema.features)})"
         )
-    if options.mode not in ("shadow", "hash", "random"):
+    if options.mode not in ABMode.experiments():
         raise InvalidInputError(f"--mode must be shadow, hash or random, got {options.mode!r}")
     if len(source.frame) < 100:
         raise InvalidInputError(f"the dataset has {len(source.frame)} rows; the demo needs 100")
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
+def demo_settings(settings: Settings, workdir: Path, rows: int, options: DemoOptions) -> Settings:
+    """The user's settings, with everything the demo owns pointed at ``workdir``."""
+    horizon = options.eval_every * options.max_evaluations
+    window = min(options.rows, rows * 35 // 100)
+    return settings.with_values(
+        home=workdir,
+        mlflow_tracking_uri=None,
+        database_url=None,
+        ab_log_path=None,
+        train_budget=options.budget,
+        drift_window=window,
+        retrain_rows=window,
+        ab_planned_labels=max(horizon // 2, 10),
+        ab_max_labelled=max(horizon, 3),
+        ab_min_labelled=min(200, max(options.eval_every // 2, 2)),
+        seed=options.seed,
     )
 
 
-def _traffic(
-    console: Console, label: str, url: str, frame: pd.DataFrame, source: Dataset, seed: int
-) -> TrafficResult:
-    with _progress(console) as progress:
-        task = progress.add_task(label, total=len(frame))
-        result = send_traffic(
-            url,
-            frame,
-            source.schema.features,
-            target=source.schema.target,
-            seed=seed,
-            on_progress=lambda n: progress.advance(task, n),
+def split_pools(source: Dataset, options: DemoOptions) -> Pools:
+    """Reference 40 % | live pool 35 % | experiment pool 25 %, in a seeded order."""
+    order = np.random.default_rng(options.seed).permutation(len(source.frame))
+    cut1, cut2 = int(len(order) * 0.4), int(len(order) * 0.75)
+    frame = source.frame
+    reference = Dataset(source.name, frame.iloc[order[:cut1]], source.schema, source.source)
+    live = frame.iloc[order[cut1:cut2]]
+    # distinct rows per window when the pool is large enough (duplicates would let the
+    # retraining's cross-validation see its validation rows)
+    return Pools(reference, live, frame.iloc[order[cut2:]], min(options.rows, len(live)))
+
+
+def _fresh(workdir: Path) -> Path:
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in STATE:  # a fresh story every run
+        path = workdir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    return workdir
+
+
+def _api_env(settings: Settings) -> dict[str, str]:
+    """The API child's environment: the demo's store, a fresh admin token, fast polls."""
+    env = {
+        "CHAMPION_HOME": str(settings.home),
+        "CHAMPION_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "CHAMPION_POLL_INTERVAL": "1",
+        "CHAMPION_MODEL_NAME": settings.model_name,
+    }
+    for key in ("CHAMPION_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI", "CHAMPION_DATABASE_URL"):
+        env[key] = ""
+    return env
+
+
+@dataclass
+class _Run:
+    """What the live part of the story produced, for the report."""
+
+    windows: dict[str, DriftResult]
+    retrain: lifecycle.RetrainOutcome | None = None
+    outcome: lifecycle.EvaluationOutcome | None = None
+
+
+def _traffic_and_drift(
+    console: Console,
+    settings: Settings,
+    story: DemoStory,
+    source: Dataset,
+    pools: Pools,
+    cols: tuple[str, ...],
+    options: DemoOptions,
+) -> _Run:
+    """2–4: stable traffic and its drift check, drifted traffic, the drift-retrain step."""
+    url, seed = story.api_url, options.seed
+    shift = options.shift_sd if options.shift_sd > 0 else None
+    stable = make_traffic(pools.live, pools.window_rows, seed=seed + 1)
+    sent = send_window(console, "2. stable traffic + labels", url, stable, source, seed + 1)
+    checked = lifecycle.check_served_drift(settings)
+    story.steps.append(
+        StableTraffic(
+            sent.answered,
+            sent.labelled,
+            round(sent.rate),
+            checked.result.drifted,
+            checked.result.reason,
         )
-    if result.answered < result.sent:
-        raise ChampionError(
-            f"{result.sent - result.answered} of {result.sent} requests failed: "
-            + "; ".join(result.errors)
+    )
+    console.print(f"drift check on the served window: {checked.result.reason}")
+    drifted = make_traffic(
+        pools.live, pools.window_rows, seed=seed + 2, drift_cols=cols, shift_sd=shift
+    )
+    label = f"3. traffic drifting in {', '.join(cols)}"
+    sent = send_window(console, label, url, drifted, source, seed + 2)
+    config = settings.training.config()
+    retrain = retrain_step(console, settings, config, options.mode, options.split_b)
+    assert retrain.drift is not None  # no challenger existed: the drift check ran
+    console.print(drift_view(retrain.drift.result))
+    story.steps.append(
+        DriftedTraffic(
+            sent.answered,
+            sent.labelled,
+            retrain.drift.result.drifted,
+            list(retrain.drift.result.drifted_features),
         )
-    return result
+    )
+    story.steps.append(Retrained(retrain.to_dict()))
+    console.print(retrain.note)
+    return _Run({"stable": checked.result, "drifted": retrain.drift.result}, retrain)
+
+
+def _experiment(
+    console: Console,
+    settings: Settings,
+    story: DemoStory,
+    source: Dataset,
+    pools: Pools,
+    cols: tuple[str, ...],
+    options: DemoOptions,
+    run: _Run,
+) -> None:
+    """5–6: the experiment until a decision; after a promotion, the hot swap."""
+    retrain = run.retrain
+    assert retrain is not None and retrain.experiment is not None
+    challenger = retrain.challenger
+    assert challenger is not None
+    wait_for(
+        f"{story.api_url}/models",
+        f"challenger v{challenger} loaded",
+        lambda b: (b.get("challenger") or {}).get("version") == challenger,
+    )
+    experiment_id = retrain.experiment.experiment_id
+    wait_for(
+        f"{story.api_url}/ab/config",
+        "the experiment",
+        lambda b: b.get("experiment_id") == experiment_id,
+    )
+    decided, run.outcome = experiment_step(
+        console,
+        settings,
+        story,
+        pools,
+        source,
+        mode=options.mode,
+        rounds=options.max_evaluations,
+        eval_every=options.eval_every,
+        drift_cols=cols,
+        shift_sd=options.shift_sd if options.shift_sd > 0 else None,
+        seed=options.seed,
+    )
+    story.steps.append(decided)
+    if run.outcome.applied and run.outcome.applied.startswith("promoted"):
+        story.steps.append(hot_swap_step(story.api_url, challenger, pools, source))
 
 
 def run_demo(
@@ -132,216 +251,24 @@ def run_demo(
     console: Console,
 ) -> DemoStory:
     """Run the story in ``workdir``; returns what happened (also in summary.json)."""
-    from champion import lifecycle
-    from champion.cli.common import print_drift
-    from champion.reports.demo import write_report
-
     cols = tuple(drift_cols) if drift_cols else default_drift_cols(source)
     _check(source, cols, options)
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    for name in STATE:  # a fresh story every run
-        path = workdir / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    horizon = options.eval_every * options.max_evaluations
-    settings = settings.model_copy(
-        update={
-            "home": workdir,
-            "mlflow_tracking_uri": None,
-            "database_url": None,
-            "ab_log_path": None,
-            "train_budget": options.budget,
-            "drift_window": min(options.rows, len(source.frame) * 35 // 100),
-            "retrain_rows": min(options.rows, len(source.frame) * 35 // 100),
-            "ab_planned_labels": max(horizon // 2, 10),
-            "ab_max_labelled": max(horizon, 3),
-            "ab_min_labelled": min(200, max(options.eval_every // 2, 2)),
-            "seed": options.seed,
-        }
-    )
-    story = DemoStory(source.name)
-    started = time.perf_counter()
-    rng = np.random.default_rng(options.seed)
-    order = rng.permutation(len(source.frame))
-    # reference (training) | live pool (the windows retraining learns from) | experiment
-    # pool (rows no model was trained on: what the A/B is judged on)
-    cut1, cut2 = int(len(order) * 0.4), int(len(order) * 0.75)
-    reference = Dataset(source.name, source.frame.iloc[order[:cut1]], source.schema, source.source)
-    live_pool = source.frame.iloc[order[cut1:cut2]]
-    test_pool = source.frame.iloc[order[cut2:]]
-    # distinct rows per window when the pool is large enough (duplicates would let the
-    # retraining's cross-validation see its validation rows)
-    window_rows = min(options.rows, len(live_pool))
-    shift = options.shift_sd if options.shift_sd > 0 else None
+    workdir = _fresh(workdir)
+    settings = demo_settings(settings, workdir, len(source.frame), options)
+    story, started = DemoStory(source.name), time.perf_counter()
+    pools = split_pools(source, options)
     console.rule(
         f"champion demo · {source.name} · {len(source.frame):,} rows · {source.schema.task}"
     )
-
-    # 1. bootstrap ---------------------------------------------------------------------
-    config = lifecycle.train_config(settings)
-    with _progress(console) as progress:
-        task = progress.add_task(
-            "1. bootstrap: AutoML on the reference split (s)", total=config.budget
-        )
-        boot = lifecycle.bootstrap(
-            settings,
-            reference,
-            config,
-            on_progress=lambda elapsed, _n: progress.update(
-                task, completed=min(elapsed, config.budget)
-            ),
-        )
-    assert boot.training is not None
-    champion_v = boot.champion.version
-    story.step(
-        "bootstrap", champion=champion_v, rows=len(reference.frame), run_id=boot.champion.run_id
-    )
-    console.print(f"champion v{champion_v}: {_scores(boot.training.result)}")
-
-    token = secrets.token_urlsafe(24)
-    env = {
-        "CHAMPION_HOME": str(workdir),
-        "CHAMPION_ADMIN_TOKEN": token,
-        "CHAMPION_POLL_INTERVAL": "1",
-    }
-    for key in ("CHAMPION_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI", "CHAMPION_DATABASE_URL"):
-        env[key] = ""
-    env["CHAMPION_MODEL_NAME"] = settings.model_name
-    with local_api(env, workdir / "api.log") as api:
+    step, boot = bootstrap_step(console, settings, pools.reference, settings.training.config())
+    story.steps.append(step)
+    with local_api(_api_env(settings), workdir / "api.log") as api:
         story.api_url = api.url
         console.print(f"prediction API on {api.url} (docs at {api.url}/docs)")
-        # 2. stable traffic -------------------------------------------------------------
-        stable = make_traffic(live_pool, window_rows, seed=options.seed + 1)
-        sent = _traffic(
-            console, "2. stable traffic + labels", api.url, stable, source, options.seed + 1
-        )
-        checked = lifecycle.check_served_drift(settings)
-        story.step(
-            "stable traffic",
-            sent=sent.answered,
-            labelled=sent.labelled,
-            rps=round(sent.rate),
-            drifted=checked.result.drifted,
-            reason=checked.result.reason,
-        )
-        console.print(f"drift check on the served window: {checked.result.reason}")
-        windows = {"stable": checked.result}
-
-        # 3. drifted traffic and the drift check --------------------------------------------
-        drifted = make_traffic(
-            live_pool, window_rows, seed=options.seed + 2, drift_cols=cols, shift_sd=shift
-        )
-        sent = _traffic(
-            console,
-            f"3. traffic drifting in {', '.join(cols)}",
-            api.url,
-            drifted,
-            source,
-            options.seed + 2,
-        )
-        # 4. drift -> retrain -> challenger -> experiment ----------------------------------
-        with _progress(console) as progress:
-            task = progress.add_task(
-                "4. drift check, retrain on live labels (s)", total=config.budget
-            )
-            retrain = lifecycle.drift_retrain(
-                settings,
-                config,
-                mode=options.mode,
-                split_b=options.split_b,
-                on_progress=lambda elapsed, _n: progress.update(
-                    task, completed=min(elapsed, config.budget)
-                ),
-            )
-        assert retrain.drift is not None
-        windows["drifted"] = retrain.drift.result
-        print_drift(retrain.drift.result)
-        story.step(
-            "drifted traffic",
-            sent=sent.answered,
-            labelled=sent.labelled,
-            drifted=retrain.drift.result.drifted,
-            drifted_features=list(retrain.drift.result.drifted_features),
-        )
-        story.step("retrain", **retrain.to_dict())
-        console.print(retrain.note)
-
-        outcome = None
-        if retrain.retrained:
-            challenger_v = retrain.challenger
-            wait_for(
-                f"{api.url}/models",
-                f"challenger v{challenger_v} loaded",
-                lambda b: (b.get("challenger") or {}).get("version") == challenger_v,
-            )
-            wait_for(
-                f"{api.url}/ab/config",
-                "the experiment",
-                lambda b: b.get("experiment_id") == retrain.experiment.experiment_id,
-            )
-            # 5. evaluations at intervals -----------------------------------------------
-            with _progress(console) as progress:
-                task = progress.add_task(
-                    f"5. {options.mode} experiment: traffic + evaluation",
-                    total=options.max_evaluations,
-                )
-                for round_ in range(options.max_evaluations):
-                    window = make_traffic(
-                        test_pool,
-                        options.eval_every,
-                        seed=options.seed + 10 + round_,
-                        drift_cols=cols,
-                        shift_sd=shift,
-                    )
-                    sent = send_traffic(
-                        api.url,
-                        window,
-                        source.schema.features,
-                        target=source.schema.target,
-                        seed=options.seed + 10 + round_,
-                    )
-                    outcome = lifecycle.evaluate_and_promote(settings)
-                    d = outcome.decision
-                    assert d is not None
-                    story.evaluations.append(
-                        {
-                            "round": round_ + 1,
-                            "labelled": list(d.labelled),
-                            "action": d.action,
-                            "estimate": d.interval.estimate,
-                            "lower": d.interval.lower if np.isfinite(d.interval.lower) else None,
-                            "upper": d.interval.upper if np.isfinite(d.interval.upper) else None,
-                            "p_value": d.interval.p_value,
-                        }
-                    )
-                    progress.update(
-                        task,
-                        advance=1,
-                        description=f"5. {options.mode} experiment: look {round_ + 1}: {d.action}",
-                    )
-                    if d.action != "continue":
-                        break
-            assert outcome is not None and outcome.decision is not None
-            story.step(
-                "decision",
-                action=outcome.decision.action,
-                applied=outcome.applied,
-                reasons=list(outcome.decision.reasons),
-                run_id=outcome.run_id,
-            )
-            if outcome.applied and outcome.applied.startswith("promoted"):
-                body = wait_for(
-                    f"{api.url}/models",
-                    f"the API serving v{challenger_v}",
-                    lambda b: (b.get("champion") or {}).get("version") == challenger_v,
-                )
-                probe = send_traffic(
-                    api.url, make_traffic(test_pool, 20, seed=99), source.schema.features
-                )
-                story.step(
-                    "hot swap", serving=body["champion"]["version"], probe_versions=probe.versions
-                )
-    registry = lifecycle.open_registry(settings)
+        run = _traffic_and_drift(console, settings, story, source, pools, cols, options)
+        if run.retrain is not None and run.retrain.retrained:
+            _experiment(console, settings, story, source, pools, cols, options, run)
+    registry = open_registry(settings)
     story.final = {
         "seconds": round(time.perf_counter() - started, 1),
         "registry": [
@@ -349,18 +276,54 @@ def run_demo(
         ],
         "history": [e.__dict__ for e in registry.history()],
     }
-    report = write_report(workdir, story, windows, boot, retrain, outcome, settings)
+    report = write_report(workdir / "report.html", _report(story, boot, run, settings))
     (workdir / "summary.json").write_text(
-        json.dumps(story.__dict__, indent=2, default=str), encoding="utf-8"
+        json.dumps(story.to_dict(), indent=2, default=str), encoding="utf-8"
     )
     _print_summary(console, story, report, settings)
     return story
 
 
-def _scores(result: Any) -> str:
-    chosen = result.selection.chosen.family
-    shown = ", ".join(f"{k} {v:.3f}" for k, v in result.cv_scores.items() if v == v)
-    return f"{chosen} ({result.n_trials} trials), CV {shown}"
+def _report(
+    story: DemoStory, boot: lifecycle.BootstrapOutcome, run: _Run, settings: Settings
+) -> DemoReport:
+    assert boot.training is not None
+    trainings = [
+        Training(
+            f"Training — champion v{boot.champion.version} (bootstrap)",
+            boot.training.result,
+            f"{boot.training.result.n_rows} reference rows",
+        )
+    ]
+    retrain = run.retrain
+    if retrain is not None and retrain.training is not None:
+        trainings.append(
+            Training(
+                f"Training — challenger v{retrain.challenger} (after drift)",
+                retrain.training.result,
+                f"{retrain.training_rows} live labelled rows from the prediction log",
+            )
+        )
+    outcome = run.outcome
+    experiment = None
+    if outcome is not None and outcome.decision is not None:
+        assert outcome.champion is not None and outcome.challenger is not None
+        experiment = Experiment(
+            outcome.champion, outcome.challenger, outcome.decision, outcome.looks, outcome.applied
+        )
+    return DemoReport(
+        dataset=story.dataset,
+        api_url=story.api_url,
+        seconds=story.final.get("seconds", 0),
+        story=[s.line() for s in story.steps],
+        evaluations=story.evaluations,
+        history=story.final.get("history", []),
+        windows=run.windows,
+        trainings=trainings,
+        experiment=experiment,
+        tracking_uri=settings.tracking_uri,
+        experiment_names=(settings.experiment_name, settings.comparison_name),
+    )
 
 
 def _print_summary(console: Console, story: DemoStory, report: Path, settings: Settings) -> None:
@@ -369,11 +332,9 @@ def _print_summary(console: Console, story: DemoStory, report: Path, settings: S
     table.add_column("facts", overflow="fold")
     for step in story.steps:
         facts = {
-            k: v
-            for k, v in step.items()
-            if k not in ("step", "reasons") and v not in (None, [], "")
+            k: v for k, v in step.facts().items() if k != "reasons" and v not in (None, [], "")
         }
-        table.add_row(step["step"], ", ".join(f"{k}={v}" for k, v in facts.items()))
+        table.add_row(step.name, ", ".join(f"{k}={v}" for k, v in facts.items()))
     console.print(table)
     for e in story.final["history"]:
         console.print(

@@ -4,16 +4,13 @@ Pure: numpy, scipy and pandas only (no MLflow, database, web or Airflow imports)
 """
 
 from champion.drift.detect import (
-    RULES,
     DriftConfig,
     DriftResult,
     FeatureDrift,
-    Rule,
     check_drift,
     detect_drift,
 )
 from champion.drift.profile import (
-    MISSING,
     CategoricalProfile,
     NumericProfile,
     ReferenceProfile,
@@ -22,15 +19,12 @@ from champion.drift.profile import (
 from champion.drift.stats import chi_square_test, ks_test, psi
 
 __all__ = [
-    "MISSING",
-    "RULES",
     "CategoricalProfile",
     "DriftConfig",
     "DriftResult",
     "FeatureDrift",
     "NumericProfile",
     "ReferenceProfile",
-    "Rule",
     "build_profile",
     "check_drift",
     "chi_square_test",

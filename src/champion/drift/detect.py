@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from champion.drift.profile import (
-    MISSING,
     CategoricalProfile,
     NumericProfile,
     ReferenceProfile,
@@ -37,9 +36,8 @@ from champion.drift.profile import (
 )
 from champion.drift.stats import PSI_EPS, bin_counts, chi_square_test, ks_test, psi
 from champion.errors import InvalidInputError
+from champion.types import MISSING, Correction, DriftRule
 
-Rule = Literal["any", "mean_psi", "share"]
-RULES: tuple[str, ...] = ("any", "mean_psi", "share")
 #: Categories shown per feature in charts (the rest are summed into "(other)").
 MAX_LEVELS_SHOWN = 30
 
@@ -48,21 +46,24 @@ MAX_LEVELS_SHOWN = 30
 class DriftConfig:
     """Thresholds of the drift check; each name says its direction."""
 
-    rule: Rule = "any"
+    rule: DriftRule = DriftRule.ANY
     alpha: float = 0.05  # p-value below this rejects (before correction)
     psi_threshold: float = 0.2  # feature PSI above this is drift
     drift_threshold: float = 0.2  # rule mean_psi: mean PSI above this is drift
     share_threshold: float = 0.5  # rule share: share of drifted features at or above this
     ks_floor: float = 0.05  # KS statistic below this never flags a numeric feature
     psi_floor: float = 0.02  # PSI below this never flags a categorical feature
-    correction: Literal["bonferroni", "none"] = "bonferroni"
+    correction: Correction = Correction.BONFERRONI
     bins: int = 10
     eps: float = PSI_EPS
 
     def __post_init__(self) -> None:
         problems = []
-        if self.rule not in RULES:
-            problems.append(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
+        if self.rule in tuple(DriftRule):  # a plain string of a member becomes the member
+            object.__setattr__(self, "rule", DriftRule(self.rule))
+        else:
+            allowed = ", ".join(DriftRule)
+            problems.append(f"rule must be one of {allowed}, got {self.rule!r}")
         if not 0 < self.alpha < 1:
             problems.append(f"alpha must be in (0, 1), got {self.alpha}")
         for name in ("psi_threshold", "drift_threshold"):
@@ -74,7 +75,9 @@ class DriftConfig:
             problems.append(f"ks_floor must be in [0, 1], got {self.ks_floor}")
         if self.psi_floor < 0:
             problems.append(f"psi_floor must be >= 0, got {self.psi_floor}")
-        if self.correction not in ("bonferroni", "none"):
+        if self.correction in tuple(Correction):
+            object.__setattr__(self, "correction", Correction(self.correction))
+        else:
             problems.append(f"correction must be bonferroni or none, got {self.correction!r}")
         if self.bins < 2:
             problems.append(f"bins must be at least 2, got {self.bins}")
@@ -116,7 +119,7 @@ class DriftResult:
     """Dataset verdict plus the per-feature results it was drawn from."""
 
     drifted: bool
-    rule: Rule
+    rule: DriftRule
     reason: str
     mean_psi: float
     n_drifted: int
@@ -262,7 +265,9 @@ def check_drift(
             "monitors; add them or choose the monitored features with --features"
         )
     n_features = len(profile.features)
-    alpha = config.alpha / n_features if config.correction == "bonferroni" else config.alpha
+    alpha = (
+        config.alpha / n_features if config.correction == Correction.BONFERRONI else config.alpha
+    )
 
     per_feature = [
         {"feature": p.name, **_numeric_stats(p, current[p.name], config.eps)}
@@ -280,10 +285,10 @@ def check_drift(
     drifted_names = [f.feature for f in results if f.drifted]
     share = len(drifted_names) / n_features
     listed = ", ".join(drifted_names) or "none"
-    if config.rule == "any":
+    if config.rule == DriftRule.ANY:
         verdict = bool(drifted_names)
         reason = f"{len(drifted_names)} of {n_features} features drifted ({listed}); rule any"
-    elif config.rule == "mean_psi":
+    elif config.rule == DriftRule.MEAN_PSI:
         verdict = mean_psi > config.drift_threshold
         sign = ">" if verdict else "<="
         reason = f"mean PSI {mean_psi:.3f} {sign} drift_threshold {config.drift_threshold:g}"

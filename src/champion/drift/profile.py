@@ -27,11 +27,10 @@ from pandas.api import types as ptypes
 
 from champion.drift.stats import bin_counts, quantile_edges
 from champion.errors import InvalidInputError
+from champion.types import MISSING
 
 #: Largest reference sample kept for KS (see the module docstring).
 KS_SAMPLE_SIZE = 50_000
-#: Level name under which missing categorical values are counted.
-MISSING = "(missing)"
 PROFILE_VERSION = 1
 
 

@@ -24,23 +24,16 @@ Pure numpy/scipy. Conventions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import stats as sps
+
+from champion.errors import InvalidInputError
+from champion.types import TestResult
 
 #: Share used in place of an empty bin's share in PSI.
 PSI_EPS = 1e-4
 #: Sample size up to which scipy computes KS itself (its own exact/asymptotic switch).
 KS_EXACT_MAX_N = 10_000
-
-
-@dataclass(frozen=True)
-class TestResult:
-    """A two-sample test's statistic and p-value."""
-
-    statistic: float
-    p_value: float
 
 
 def quantile_edges(sorted_values: np.ndarray, bins: int) -> np.ndarray:
@@ -69,9 +62,9 @@ def psi(reference_counts: np.ndarray, current_counts: np.ndarray, eps: float = P
     ref = np.asarray(reference_counts, dtype=np.float64)
     cur = np.asarray(current_counts, dtype=np.float64)
     if ref.shape != cur.shape:
-        raise ValueError("reference and current counts must have the same bins")
+        raise InvalidInputError("reference and current counts must have the same bins")
     if ref.sum() <= 0 or cur.sum() <= 0:
-        raise ValueError("PSI needs at least one value on each side")
+        raise InvalidInputError("PSI needs at least one value on each side")
     p = np.maximum(ref / ref.sum(), eps)
     q = np.maximum(cur / cur.sum(), eps)
     return float(np.sum((q - p) * np.log(q / p)))
@@ -102,7 +95,7 @@ def ks_test(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> TestResult:
     """Two-sided two-sample KS test, equal to ``scipy.stats.ks_2samp(ref, cur)``."""
     n1, n2 = ref_sorted.size, cur_sorted.size
     if n1 == 0 or n2 == 0:
-        raise ValueError("KS needs at least one value on each side")
+        raise InvalidInputError("KS needs at least one value on each side")
     if max(n1, n2) <= KS_EXACT_MAX_N:
         res = sps.ks_2samp(ref_sorted, cur_sorted)
         return TestResult(float(res.statistic), float(res.pvalue))

@@ -1,6 +1,8 @@
-"""Lifecycle steps of an A/B experiment: start it, evaluate it, act on the decision.
+"""The A/B experiment: start it, evaluate it, act on the decision.
 
-Re-exported by :mod:`champion.lifecycle`; the CLI and the Airflow DAGs call them.
+An evaluation is four steps, the middle one pure: load the evidence (the prediction log
+of the experiment, the versions under test) → :func:`champion.abtest.decide` → record the
+look in MLflow → apply the decision (move the alias, end the experiment).
 """
 
 from __future__ import annotations
@@ -9,61 +11,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from champion.abtest.decision import Decision, Policy, decide
-from champion.abtest.evidence import Look, build_evidence, interval_path
+from champion.abtest import Decision, Evidence, Look, Policy, build_evidence, decide, interval_path
 from champion.errors import ConfigError, ConflictError, NotFoundError
-from champion.predictionlog import ABConfig, EventStore
+from champion.lifecycle.workspace import Workspace
+from champion.predictionlog import DEFAULT_EXPERIMENT, ABConfig, EventStore
 from champion.settings import Settings
-from champion.tracking.comparisons import (
-    TAG_DECISION,
-    TAG_LOOK,
-    log_look,
-    look_key,
-    mark_applied,
-    open_run,
-)
-from champion.tracking.connection import Tracking, connect
-from champion.tracking.registry import CHALLENGER, CHAMPION, ModelRegistry, VersionInfo
+from champion.tracking.comparisons import ComparisonRun, is_repeat, log_look, mark_applied, open_run
+from champion.tracking.registry import VersionInfo
 from champion.tracking.runs import run_schema
-
-
-def ab_policy(settings: Settings, **overrides: Any) -> Policy:
-    """The evaluation policy in force: settings, then non-None overrides."""
-    values: dict[str, Any] = {
-        "alpha": settings.ab_alpha,
-        "n_star": settings.ab_planned_labels,
-        "promote_margin": settings.ab_promote_margin,
-        "min_labelled": settings.ab_min_labelled,
-        "max_labelled": settings.ab_max_labelled,
-        "precision_margin": settings.ab_precision_margin,
-        "recall_margin": settings.ab_recall_margin,
-        "error_rate_margin": settings.ab_error_rate_margin,
-        "latency_p95_margin_ms": settings.ab_latency_margin_ms,
-    }
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return Policy(**values)
-    except ValueError as exc:
-        raise ConfigError(f"A/B policy: {exc} (CHAMPION_AB_MIN_LABELLED/MAX_LABELLED)") from exc
-
-
-def open_store(settings: Settings) -> EventStore:
-    """The prediction log of ``settings``, migrated."""
-    store = EventStore(settings.events_url)
-    store.migrate()
-    return store
-
-
-def registry_for(tracking: Tracking, settings: Settings) -> ModelRegistry:
-    """The registry of ``settings.model_name`` on an open connection, uncached: a
-    lifecycle step must see the aliases as they are now."""
-    return ModelRegistry(tracking.client, settings.model_name, cache_ttl=0)
+from champion.types import ABMode, Action, Alias, Task
 
 
 def start_experiment(
     settings: Settings,
     *,
-    mode: str | None = None,
+    mode: ABMode | None = None,
     split_b: float | None = None,
     store: EventStore | None = None,
 ) -> ABConfig:
@@ -73,21 +35,17 @@ def start_experiment(
     mode and split; every API worker picks it up at its next poll. Rows logged under
     earlier experiments never count for this one.
     """
-    mode = mode or settings.ab_mode
-    split_b = settings.ab_split_b if split_b is None else split_b
-    if mode == "off":
+    mode = ABMode(mode or settings.ab.mode)
+    if mode == ABMode.OFF:
         raise ConfigError("an experiment needs a mode: hash, random or shadow")
-    registry = registry_for(connect(settings), settings)
-    champion, challenger = registry.alias(CHAMPION), registry.alias(CHALLENGER)
-    if champion is None or challenger is None:
-        missing = "champion" if champion is None else "challenger"
-        raise NotFoundError(f"model {settings.model_name!r} has no {missing}: nothing to test")
+    ws = Workspace(settings, given_store=store)
+    champion = ws.require(Alias.CHAMPION, "nothing to test")
+    challenger = ws.require(Alias.CHALLENGER, "nothing to test")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    store = store or open_store(settings)
-    return store.set_ab_config(
+    return ws.store.set_ab_config(
         experiment_id=f"v{champion.version}-v{challenger.version}-{stamp}",
         mode=mode,
-        split_b=split_b,
+        split_b=settings.ab.split_b if split_b is None else split_b,
         updated_by=settings.who,
         note=f"challenger v{challenger.version} vs champion v{champion.version}",
     )
@@ -122,13 +80,89 @@ class EvaluationOutcome:
         }
 
 
-def _task(tracking: Tracking, version: VersionInfo) -> str:
+@dataclass(frozen=True)
+class Trial:
+    """The experiment in force and the two versions it compares."""
+
+    experiment_id: str
+    mode: ABMode
+    split_b: float
+    champion: VersionInfo
+    challenger: VersionInfo
+    task: Task
+
+
+def _task(ws: Workspace, version: VersionInfo) -> Task:
     if version.run_id is None:
         raise NotFoundError(f"version {version.version} has no training run: task unknown")
-    task = run_schema(tracking.client, version.run_id).task
-    if task not in ("classification", "regression"):
+    task = run_schema(ws.tracking.client, version.run_id).task
+    if task is None:
         raise NotFoundError(f"run {version.run_id} records no task (classification/regression)")
-    return str(task)
+    return task
+
+
+def _trial(ws: Workspace) -> Trial | EvaluationOutcome:
+    """The trial to evaluate, or the outcome that says why there is none."""
+    champion, challenger = ws.alias(Alias.CHAMPION), ws.alias(Alias.CHALLENGER)
+    if champion is None or challenger is None:
+        missing = Alias.CHAMPION if champion is None else Alias.CHALLENGER
+        return EvaluationOutcome(
+            None,
+            champion.version if champion else None,
+            challenger.version if challenger else None,
+            None,
+            note=f"no {missing} under test: nothing to evaluate",
+        )
+    config = ws.store.ab_config()
+    experiment = config.experiment_id if config else DEFAULT_EXPERIMENT
+    mode = config.mode if config else ws.settings.ab.mode
+    if mode == ABMode.OFF:
+        return EvaluationOutcome(
+            experiment,
+            champion.version,
+            challenger.version,
+            None,
+            note=f"no experiment running (mode off{': ' + config.note if config else ''}); "
+            "start one with `champion ab start`",
+        )
+    split_b = config.split_b if config else ws.settings.ab.split_b
+    return Trial(experiment, mode, split_b, champion, challenger, _task(ws, champion))
+
+
+def load_evidence(ws: Workspace, trial: Trial) -> Evidence:
+    """The arms of the two versions under test, from the prediction log."""
+    return build_evidence(
+        ws.store.experiment_rows(trial.experiment_id),
+        ws.store.failure_counts(trial.experiment_id),
+        champion=trial.champion.version,
+        challenger=trial.challenger.version,
+        task=trial.task,
+        shadow=trial.mode == ABMode.SHADOW,
+    )
+
+
+def record_look(
+    ws: Workspace, trial: Trial, policy: Policy, decision: Decision, looks: list[Look]
+) -> tuple[ComparisonRun, bool]:
+    """Log the look to the experiment's comparison run, unless it saw exactly what the
+    previous look saw; returns the run and whether the look was such a repeat."""
+    run = open_run(
+        ws.tracking,
+        ws.settings.comparison_name,
+        trial.experiment_id,
+        params={
+            "champion_version": trial.champion.version,
+            "challenger_version": trial.challenger.version,
+            "mode": trial.mode,
+            "split_b": trial.split_b,
+            "task": trial.task,
+            **{f"policy.{k}": v for k, v in policy.__dict__.items()},
+        },
+    )
+    repeated = is_repeat(run, decision)
+    if not repeated:
+        log_look(ws.tracking, run, decision, looks)
+    return run, repeated
 
 
 def evaluate_and_promote(
@@ -146,94 +180,38 @@ def evaluate_and_promote(
     saw exactly what the previous one saw. Running it again after a decision finds no
     challenger and does nothing.
     """
-    policy = policy or ab_policy(settings)
-    tracking = connect(settings)
-    registry = registry_for(tracking, settings)
-    champion, challenger = registry.alias(CHAMPION), registry.alias(CHALLENGER)
-    if champion is None or challenger is None:
-        missing = "champion" if champion is None else "challenger"
-        return EvaluationOutcome(
-            None,
-            champion.version if champion else None,
-            challenger.version if challenger else None,
-            None,
-            note=f"no {missing} under test: nothing to evaluate",
-        )
-    store = store or open_store(settings)
-    config = store.ab_config()
-    experiment = config.experiment_id if config else "default"
-    mode = config.mode if config else settings.ab_mode
-    if mode == "off":
-        return EvaluationOutcome(
-            experiment,
-            champion.version,
-            challenger.version,
-            None,
-            note=f"no experiment running (mode off{': ' + config.note if config else ''}); "
-            "start one with `champion ab start`",
-        )
-    split_b = config.split_b if config else settings.ab_split_b
-    task = _task(tracking, champion)
-    evidence = build_evidence(
-        store.experiment_rows(experiment),
-        store.failure_counts(experiment),
-        champion=champion.version,
-        challenger=challenger.version,
-        task=task,
-        shadow=mode == "shadow",
-    )
+    policy = policy or settings.ab.policy()
+    ws = Workspace(settings, given_store=store)
+    trial = _trial(ws)
+    if isinstance(trial, EvaluationOutcome):
+        return trial
+    evidence = load_evidence(ws, trial)
     decision = decide(
         evidence.a,
         evidence.b,
-        task=task,
-        split_b=split_b,
+        task=trial.task,
+        split_b=trial.split_b,
         policy=policy,
         paired_rows=evidence.paired_rows,
     )
-    looks = interval_path(evidence, task=task, alpha=policy.alpha, n_star=policy.n_star)
-    run = open_run(
-        tracking,
-        settings.comparison_name,
-        experiment,
-        params={
-            "champion_version": champion.version,
-            "challenger_version": challenger.version,
-            "mode": mode,
-            "split_b": split_b,
-            "task": task,
-            **{f"policy.{k}": v for k, v in policy.__dict__.items()},
-        },
-    )
-    repeated = (
-        run.tags.get(TAG_LOOK) == look_key(decision)
-        and run.tags.get(TAG_DECISION) == decision.action
-    )
-    if not repeated:
-        log_look(tracking, run, decision, looks)
+    looks = interval_path(evidence, task=trial.task, alpha=policy.alpha, n_star=policy.n_star)
+    run, repeated = record_look(ws, trial, policy, decision, looks)
     outcome = EvaluationOutcome(
-        experiment,
-        champion.version,
-        challenger.version,
+        trial.experiment_id,
+        trial.champion.version,
+        trial.challenger.version,
         decision,
         tuple(looks),
         run.run_id,
         repeated=repeated,
         ignored_rows=evidence.ignored,
-        note=f"{mode} experiment {experiment}",
+        note=f"{trial.mode} experiment {trial.experiment_id}",
     )
-    if not apply or decision.action not in ("promote", "reject"):
+    if not apply or not decision.action.concludes:
         return outcome
+    reason = f"A/B {trial.experiment_id}: " + "; ".join(decision.reasons)
     try:
-        applied = _apply(
-            settings,
-            tracking,
-            registry,
-            store,
-            action=decision.action,
-            challenger=challenger.version,
-            reason=f"A/B {experiment}: " + "; ".join(decision.reasons),
-            run_id=run.run_id,
-        )
+        applied = _apply(ws, decision.action, trial.challenger.version, reason, run.run_id)
     except (NotFoundError, ConflictError) as exc:  # someone else acted in between
         return replace(outcome, note=f"{outcome.note}; not applied: {exc}")
     return replace(outcome, applied=applied)
@@ -242,7 +220,7 @@ def evaluate_and_promote(
 def apply_decision(
     settings: Settings,
     *,
-    action: str,
+    action: Action,
     challenger: str,
     reason: str,
     run_id: str | None = None,
@@ -252,50 +230,32 @@ def apply_decision(
     removes the challenger alias; then the experiment is switched off and the
     comparison run closed. Refuses (ConflictError) when the challenger alias no longer
     points at ``challenger`` — a decision applies to the version it was made on."""
-    if action not in ("promote", "reject"):
+    action = Action(action)
+    if not action.concludes:
         raise ConfigError(f"only promote and reject change anything, got {action!r}")
-    tracking = connect(settings)
-    return _apply(
-        settings,
-        tracking,
-        registry_for(tracking, settings),
-        store or open_store(settings),
-        action=action,
-        challenger=challenger,
-        reason=reason,
-        run_id=run_id,
-    )
+    return _apply(Workspace(settings, given_store=store), action, challenger, reason, run_id)
 
 
-def _apply(
-    settings: Settings,
-    tracking: Tracking,
-    registry: ModelRegistry,
-    store: EventStore,
-    *,
-    action: str,
-    challenger: str,
-    reason: str,
-    run_id: str | None,
-) -> str:
-    current = registry.alias(CHALLENGER)
+def _apply(ws: Workspace, action: Action, challenger: str, reason: str, run_id: str | None) -> str:
+    settings = ws.settings
+    current = ws.alias(Alias.CHALLENGER)
     if current is None or current.version != challenger:
         now = f"v{current.version}" if current else "none"
         raise ConflictError(f"the decision was on challenger v{challenger}, the alias is {now}")
-    if action == "promote":
-        registry.promote(challenger, actor=settings.who, reason=reason)
+    if action == Action.PROMOTE:
+        ws.registry.promote(challenger, actor=settings.who, reason=reason)
         applied = f"promoted v{challenger}"
     else:
-        registry.reject_challenger(actor=settings.who, reason=reason)
+        ws.registry.reject_challenger(actor=settings.who, reason=reason)
         applied = f"rejected v{challenger}"
-    config = store.ab_config()
-    store.set_ab_config(
-        experiment_id=config.experiment_id if config else "default",
-        mode="off",
-        split_b=config.split_b if config else settings.ab_split_b,
+    config = ws.store.ab_config()
+    ws.store.set_ab_config(
+        experiment_id=config.experiment_id if config else DEFAULT_EXPERIMENT,
+        mode=ABMode.OFF,
+        split_b=config.split_b if config else settings.ab.split_b,
         updated_by=settings.who,
         note=f"concluded: {applied}",
     )
     if run_id is not None:
-        mark_applied(tracking, run_id, applied)
+        mark_applied(ws.tracking, run_id, applied)
     return applied

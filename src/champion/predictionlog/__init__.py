@@ -1,11 +1,13 @@
-"""The prediction log: predictions, labels (feedback) and the A/B configuration."""
+"""The prediction log: predictions, labels (feedback), failures and the A/B
+configuration, on SQLite or PostgreSQL."""
 
 from champion.predictionlog.reads import VariantStats
 from champion.predictionlog.store import (
-    AB_MODES,
+    DEFAULT_EXPERIMENT,
     ABConfig,
     EventStore,
     FeedbackResult,
+    open_store,
     sqlite_url,
     to_json,
     to_number,
@@ -13,12 +15,13 @@ from champion.predictionlog.store import (
 from champion.predictionlog.writer import GroupCommitWriter
 
 __all__ = [
-    "AB_MODES",
+    "DEFAULT_EXPERIMENT",
     "ABConfig",
     "EventStore",
     "FeedbackResult",
     "GroupCommitWriter",
     "VariantStats",
+    "open_store",
     "sqlite_url",
     "to_json",
     "to_number",

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from champion.errors import BackendError, ConflictError, NotFoundError
+from champion.errors import BackendError, ConflictError, InvalidInputError, NotFoundError
 from champion.predictionlog.reads import LogReads
 from champion.predictionlog.schema import (
     SCHEMA_VERSION,
@@ -43,8 +43,11 @@ from champion.predictionlog.schema import (
     predictions,
     schema_version,
 )
+from champion.settings import Settings
+from champion.types import ABMode, parse
 
-AB_MODES = ("hash", "random", "shadow", "off")
+#: The experiment id rows are logged under before any experiment was started.
+DEFAULT_EXPERIMENT = "default"
 
 
 def to_json(value: Any) -> str:
@@ -65,7 +68,7 @@ class ABConfig:
     """The experiment in force: how traffic is split between champion and challenger."""
 
     experiment_id: str
-    mode: str  # hash | random | shadow | off
+    mode: ABMode
     split_b: float  # share of traffic to the challenger (hash, random)
     updated_at: datetime
     updated_by: str
@@ -337,7 +340,7 @@ class EventStore(LogReads):
             updated = updated.replace(tzinfo=UTC)
         return ABConfig(
             experiment_id=row["experiment_id"],
-            mode=row["mode"],
+            mode=ABMode(row["mode"]),
             split_b=float(row["split_b"]),
             updated_at=updated,
             updated_by=row["updated_by"],
@@ -345,12 +348,12 @@ class EventStore(LogReads):
         )
 
     def set_ab_config(
-        self, *, experiment_id: str, mode: str, split_b: float, updated_by: str, note: str = ""
+        self, *, experiment_id: str, mode: ABMode, split_b: float, updated_by: str, note: str = ""
     ) -> ABConfig:
-        if mode not in AB_MODES:
-            raise ValueError(f"mode must be one of {AB_MODES}")
+        """Store a new configuration; it is in force for every worker from its next poll."""
+        mode = parse(ABMode, mode, "mode")
         if not 0 <= split_b <= 1:
-            raise ValueError("split_b must be in [0, 1]")
+            raise InvalidInputError(f"split_b must be in [0, 1], got {split_b}")
         now = datetime.now(UTC)
         with self._tx("write A/B config") as conn:
             conn.execute(
@@ -364,3 +367,10 @@ class EventStore(LogReads):
                 )
             )
         return ABConfig(experiment_id, mode, split_b, now, updated_by, note)
+
+
+def open_store(settings: Settings) -> EventStore:
+    """The prediction log ``settings`` name, created or upgraded to this schema."""
+    store = EventStore(settings.events_url)
+    store.migrate()
+    return store

@@ -3,37 +3,103 @@ leaderboards, the confidence sequence over time, the decision and why."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from champion.abtest import Decision, Look
 from champion.drift import DriftResult
 from champion.reports.ab import ab_section, leaderboard_section
 from champion.reports.drift import drift_section
 from champion.reports.html import page, table
-from champion.settings import Settings
+from champion.training import TrainResult
+
+#: Facts too long for the story table (they have sections of their own).
+HIDDEN_FACTS = ("reasons", "drift_reason")
 
 
-def _story_section(story: Any) -> str:
-    rows = []
-    for step in story.steps:
-        facts = {
-            k: v
-            for k, v in step.items()
-            if k not in ("step", "reasons", "drift_reason") and v not in (None, [], "")
-        }
-        rows.append([step["step"], ", ".join(f"{k}={v}" for k, v in facts.items())])
+@dataclass(frozen=True)
+class StoryLine:
+    """One step of the story: its name and its facts."""
+
+    step: str
+    facts: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class LookRow:
+    """One evaluation of the experiment."""
+
+    round: int
+    labelled: tuple[int, int]  # A, B (the same twice when paired)
+    action: str
+    estimate: float
+    lower: float | None  # None while the interval is unbounded
+    upper: float | None
+    p_value: float
+
+
+@dataclass(frozen=True)
+class Training:
+    """A training run shown with its leaderboard."""
+
+    title: str
+    result: TrainResult
+    note: str
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """The experiment's last evaluation and its sequence over time."""
+
+    champion: str
+    challenger: str
+    decision: Decision
+    looks: Sequence[Look]
+    applied: str | None
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """Everything the report shows."""
+
+    dataset: str
+    api_url: str
+    seconds: float
+    story: Sequence[StoryLine]
+    evaluations: Sequence[LookRow]
+    history: Sequence[Mapping[str, Any]]  # the registry's alias moves
+    windows: Mapping[str, DriftResult]  # "stable" / "drifted" -> the drift check
+    trainings: Sequence[Training]
+    experiment: Experiment | None
+    tracking_uri: str
+    experiment_names: tuple[str, str]  # training, comparison
+
+
+def _fact_text(facts: Mapping[str, Any]) -> str:
+    shown = {k: v for k, v in facts.items() if k not in HIDDEN_FACTS and v not in (None, [], "")}
+    return ", ".join(f"{k}={v}" for k, v in shown.items())
+
+
+def _bound(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.4f}"
+
+
+def _story_section(report: DemoReport) -> str:
+    rows = [[line.step, _fact_text(line.facts)] for line in report.story]
     looks = [
         [
-            str(e["round"]),
-            " / ".join(str(n) for n in e["labelled"]),
-            e["action"],
-            f"{e['estimate']:+.4f}",
-            "—" if e["lower"] is None else f"{e['lower']:+.4f}",
-            "—" if e["upper"] is None else f"{e['upper']:+.4f}",
-            f"{e['p_value']:.3g}",
+            str(e.round),
+            " / ".join(str(n) for n in e.labelled),
+            e.action,
+            f"{e.estimate:+.4f}",
+            _bound(e.lower),
+            _bound(e.upper),
+            f"{e.p_value:.3g}",
         ]
-        for e in story.evaluations
+        for e in report.evaluations
     ]
     out = "<h2>The story</h2>" + table(["step", "what happened"], rows)
     if looks:
@@ -42,8 +108,7 @@ def _story_section(story: Any) -> str:
             looks,
         )
     history = [
-        [e["at"], e["action"], e["alias"], e["version"] or "—", e["reason"]]
-        for e in story.final.get("history", [])
+        [e["at"], e["action"], e["alias"], e["version"] or "—", e["reason"]] for e in report.history
     ]
     out += "<h3>Registry history (MLflow)</h3>" + table(
         ["when (UTC)", "action", "alias", "version", "why"], history
@@ -51,64 +116,54 @@ def _story_section(story: Any) -> str:
     return out
 
 
-def write_report(
-    workdir: Path,
-    story: Any,
-    windows: dict[str, DriftResult],
-    boot: Any,
-    retrain: Any,
-    outcome: Any,
-    settings: Settings,
-) -> Path:
-    sections = [_story_section(story)]
-    if outcome is not None and outcome.decision is not None:
-        sections.append(
-            ab_section(
-                outcome.decision,
-                outcome.looks,
-                heading=f"A/B: challenger v{outcome.challenger} vs champion v{outcome.champion}",
-                evaluations=[
-                    (
-                        sum(e["labelled"]) if not outcome.decision.paired else e["labelled"][0],
-                        f"look {e['round']}: {e['action']}",
-                    )
-                    for e in story.evaluations
-                ],
-                applied=outcome.applied,
+def _experiment_section(report: DemoReport) -> str:
+    ex = report.experiment
+    assert ex is not None
+    return ab_section(
+        ex.decision,
+        ex.looks,
+        heading=f"A/B: challenger v{ex.challenger} vs champion v{ex.champion}",
+        evaluations=[
+            (
+                e.labelled[0] if ex.decision.paired else sum(e.labelled),
+                f"look {e.round}: {e.action}",
             )
-        )
-    titles = {"stable": "Drift — stable traffic", "drifted": "Drift — the drifted window"}
-    for name, result in windows.items():
-        sections.append(drift_section(result, titles.get(name, name)))
-    sections.append(
-        leaderboard_section(
-            f"Training — champion v{boot.champion.version} (bootstrap)",
-            boot.training.result.leaderboard_frame(),
-            note=f"{boot.training.result.n_rows} reference rows",
-        )
+            for e in report.evaluations
+        ],
+        applied=ex.applied,
     )
-    if retrain is not None and retrain.training is not None:
+
+
+def render_report(report: DemoReport) -> str:
+    """The report as one self-contained HTML page."""
+    sections = [_story_section(report)]
+    if report.experiment is not None:
+        sections.append(_experiment_section(report))
+    titles = {"stable": "Drift — stable traffic", "drifted": "Drift — the drifted window"}
+    for name, result in report.windows.items():
+        sections.append(drift_section(result, titles.get(name, name)))
+    for training in report.trainings:
         sections.append(
             leaderboard_section(
-                f"Training — challenger v{retrain.challenger} (after drift)",
-                retrain.training.result.leaderboard_frame(),
-                note=f"{retrain.training_rows} live labelled rows from the prediction log",
+                training.title, training.result.leaderboard_frame(), note=training.note
             )
         )
-    mlflow = (
+    training_name, comparison_name = report.experiment_names
+    sections.append(
         f"<h2>MLflow</h2><p>Runs, versions and the comparison: <code>mlflow ui "
-        f"--backend-store-uri {escape(settings.tracking_uri)}</code> — experiments "
-        f"<code>{escape(settings.experiment_name)}</code> and "
-        f"<code>{escape(settings.comparison_name)}</code>.</p>"
+        f"--backend-store-uri {escape(report.tracking_uri)}</code> — experiments "
+        f"<code>{escape(training_name)}</code> and <code>{escape(comparison_name)}</code>.</p>"
     )
-    sections.append(mlflow)
-    html = page(
-        f"champion demo — {story.dataset}",
+    return page(
+        f"champion demo — {report.dataset}",
         sections,
-        subtitle=f"{story.final.get('seconds', 0)} s · API {story.api_url}",
+        subtitle=f"{report.seconds} s · API {report.api_url}",
     )
-    path = workdir / "report.html"
+
+
+def write_report(path: Path, report: DemoReport) -> Path:
+    """Write the report to ``path`` (replaced whole: a reader never sees half of it)."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(html, encoding="utf-8")
+    tmp.write_text(render_report(report), encoding="utf-8")
     tmp.replace(path)
     return path

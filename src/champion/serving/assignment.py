@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from champion.types import ABMode, Variant
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Route:
-    variant: str  # "A" | "B"
+    variant: Variant
     shadow: bool  # the challenger scores the row too (shadow mode)
 
 
@@ -32,19 +34,19 @@ def unit_hash(key: str) -> float:
 
 def route(
     *,
-    mode: str,
+    mode: ABMode,
     split_b: float,
     experiment_id: str,
     user_id: str | None,
     request_id: str,
     has_challenger: bool,
 ) -> Route:
-    if not has_challenger or mode == "off":
-        return Route("A", False)
-    if mode == "shadow":
-        return Route("A", True)
-    if mode == "hash" and user_id is not None:
+    if not has_challenger or mode == ABMode.OFF:
+        return Route(Variant.A, False)
+    if mode == ABMode.SHADOW:
+        return Route(Variant.A, True)
+    if mode == ABMode.HASH and user_id is not None:
         u = unit_hash(f"{experiment_id}:{user_id}")
     else:
         u = unit_hash(request_id)
-    return Route("B" if u < split_b else "A", False)
+    return Route(Variant.B if u < split_b else Variant.A, False)

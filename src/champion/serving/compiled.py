@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 
 from champion.serving.forest import hist_gradient_boosting_call
 from champion.training.estimator import LabelledClassifier
-from champion.training.preprocessing import MISSING_LEVEL
+from champion.types import MISSING
 
 UNSEEN = "\x00champion-unseen\x00"
 
@@ -164,7 +164,7 @@ class CompiledPredictor:
                     cols, unseen = state[j]
                     for i, r in enumerate(rows):
                         value = r[name]
-                        key = MISSING_LEVEL if value is None else str(value)
+                        key = MISSING if value is None else str(value)
                         col = cols.get(key, unseen)
                         if col >= 0:
                             out[i, col] = 1.0
@@ -224,7 +224,7 @@ def verification_rows(
     for kind, _, state in compiled._blocks:
         if kind == "categorical":
             for cols, _ in state:
-                known = [None if v == MISSING_LEVEL else v for v in cols]
+                known = [None if v == MISSING else v for v in cols]
                 cat_values.append([*known, "never-seen-value", None])
     size = max([n_numeric, *(len(v) for v in cat_values)])
     rows = []

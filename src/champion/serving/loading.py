@@ -19,6 +19,7 @@ from champion.errors import BackendError
 from champion.serving.compiled import Predictor, build_predictor
 from champion.serving.validation import FeatureSpec
 from champion.tracking.registry import ModelRegistry, VersionInfo
+from champion.types import Alias, Task
 
 log = logging.getLogger("champion.serving")
 
@@ -44,8 +45,8 @@ class LoadedModel:
         return type(estimator).__name__
 
     @property
-    def task(self) -> str:
-        return "classification" if self.classes is not None else "regression"
+    def task(self) -> Task:
+        return Task.CLASSIFICATION if self.classes is not None else Task.REGRESSION
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -112,10 +113,7 @@ class ModelSlots:
         changes = []
         with self._lock:
             try:
-                wanted = {
-                    "champion": registry.alias("champion", refresh=True),
-                    "challenger": registry.alias("challenger", refresh=True),
-                }
+                wanted = {alias: registry.alias(alias, refresh=True) for alias in Alias}
             except BackendError as exc:
                 self.last_error = str(exc)
                 log.warning("registry unavailable, serving the loaded models: %s", exc)
@@ -124,7 +122,7 @@ class ModelSlots:
             for slot, info in wanted.items():
                 current: LoadedModel | None = getattr(self, slot)
                 if info is None:
-                    if current is not None and slot == "challenger":
+                    if current is not None and slot == Alias.CHALLENGER:
                         self.challenger = None
                         changes.append(f"challenger v{current.version} unloaded")
                     continue

@@ -33,9 +33,10 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def local_api(
-    env: dict[str, str], log_path: Path, *, ready_timeout: float = 90
+    env: dict[str, str], log_path: Path, *, ready_timeout: float = 90, cwd: Path | None = None
 ) -> Iterator[LocalApi]:
-    """Start the API with ``env`` added to this process's environment; stop it on exit.
+    """Start the API with ``env`` added to this process's environment (in ``cwd``, default
+    this process's); stop it on exit.
 
     Ready when ``GET /ready`` answers 200 (a champion is loaded, the log reachable).
     """
@@ -52,7 +53,7 @@ def local_api(
     ]
     log = log_path.open("ab")
     proc = subprocess.Popen(
-        command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=cwd
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from champion.types import ABMode, Variant
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Label = bool | int | FiniteFloat | str
@@ -22,7 +24,7 @@ class PredictRequest(BaseModel):
 class PredictResponse(BaseModel):
     request_id: str
     experiment_id: str
-    variant: Literal["A", "B"]
+    variant: Variant
     model_version: str
     prediction: Any
     probability: float | None = Field(
@@ -75,7 +77,7 @@ class FeedbackResponse(BaseModel):
 
 class ABConfigIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    mode: Literal["hash", "random", "shadow", "off"]
+    mode: ABMode
     split_b: Annotated[float, Field(ge=0, le=1)] = 0.5
     experiment_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] | None = Field(
         None, description="Default: keep the current experiment id."
@@ -85,7 +87,7 @@ class ABConfigIn(BaseModel):
 
 class ABConfigOut(BaseModel):
     experiment_id: str
-    mode: str
+    mode: ABMode
     split_b: float
     updated_at: str
     updated_by: str
@@ -105,6 +107,6 @@ class VariantOut(BaseModel):
 
 class ABReport(BaseModel):
     experiment_id: str
-    mode: str
+    mode: ABMode
     split_b: float
     variants: list[VariantOut]

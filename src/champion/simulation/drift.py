@@ -23,6 +23,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from champion.errors import InvalidInputError
+from champion.types import MISSING
 
 
 def _check_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -105,7 +106,7 @@ def reweight_categories(
     bad = {k: w for k, w in weights.items() if not (w >= 0 and np.isfinite(w))}
     if bad:
         raise InvalidInputError(f"weights must be finite and >= 0, got {bad}")
-    keys = frame[column].astype("string").fillna("(missing)")
+    keys = frame[column].astype("string").fillna(MISSING)
     row_weights = keys.map(lambda k: float(weights.get(k, 1.0))).to_numpy(dtype=np.float64)
     if row_weights.sum() <= 0:
         raise InvalidInputError("every row has weight 0; give at least one positive weight")

@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from champion.abtest.decision import Decision
-from champion.abtest.evidence import Look
+from champion.abtest import Decision, Look
 from champion.errors import BackendError
 from champion.tracking.connection import Tracking, ensure_experiment
+from champion.types import Variant
 
 TAG_EXPERIMENT = "champion.experiment_id"
 TAG_LOOK = "champion.last_look"
@@ -72,9 +72,13 @@ def open_run(
 def look_key(decision: Decision) -> str:
     """What a look saw; the same key twice means nothing new arrived in between."""
     m = decision.metrics
-    return ",".join(
-        str(int(m[v].get(k) or 0)) for v in ("A", "B") for k in ("requests", "labelled")
-    )
+    return ",".join(str(int(m[v].get(k) or 0)) for v in Variant for k in ("requests", "labelled"))
+
+
+def is_repeat(run: ComparisonRun, decision: Decision) -> bool:
+    """True when ``decision`` saw exactly what the run's latest look saw, and said the same."""
+    same_rows = run.tags.get(TAG_LOOK) == look_key(decision)
+    return same_rows and run.tags.get(TAG_DECISION) == decision.action
 
 
 def _metrics(decision: Decision) -> dict[str, float]:

@@ -23,13 +23,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from champion.errors import BackendError, ConflictError, NotFoundError
+from champion.settings import Settings
+from champion.tracking.connection import connect
+from champion.types import Alias, RegistryAction
 
-Alias = Literal["champion", "challenger"]
-CHAMPION: Alias = "champion"
-CHALLENGER: Alias = "challenger"
 EVENT_PREFIX = "champion.event."
 _MAX_REASON = 1000
 
@@ -56,7 +56,7 @@ class AliasEvent:
     """One recorded alias move."""
 
     at: str
-    action: str  # register | promote | reject | rollback
+    action: RegistryAction
     alias: str
     version: str | None
     previous: str | None
@@ -65,6 +65,11 @@ class AliasEvent:
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> AliasEvent:
+        data = json.loads(text)
+        return cls(**{**data, "action": RegistryAction(data["action"])})
 
 
 def _wrap(exc: Exception, what: str) -> BackendError:
@@ -164,12 +169,11 @@ class ModelRegistry:
             if _is_missing(exc):
                 return []
             raise _wrap(exc, "read history") from exc
-        events = [
-            AliasEvent(**json.loads(value))
+        return [
+            AliasEvent.from_json(value)
             for key, value in sorted(tags.items())
             if key.startswith(EVENT_PREFIX)
         ]
-        return events
 
     # -- writing -------------------------------------------------------------------
     def _record(self, event: AliasEvent) -> None:
@@ -183,8 +187,8 @@ class ModelRegistry:
 
     def _move(
         self,
-        action: str,
-        alias: str,
+        action: RegistryAction,
+        alias: Alias,
         version: str | None,
         *,
         actor: str,
@@ -250,7 +254,7 @@ class ModelRegistry:
         if alias is not None:
             previous = self.alias(alias, refresh=True)
             self._move(
-                "register",
+                RegistryAction.REGISTER,
                 alias,
                 version,
                 actor=actor,
@@ -261,34 +265,46 @@ class ModelRegistry:
 
     def promote(self, version: str | None = None, *, actor: str, reason: str) -> AliasEvent:
         """Make ``version`` (default: the challenger) the champion; remember the old one."""
-        challenger = self.alias(CHALLENGER, refresh=True)
+        challenger = self.alias(Alias.CHALLENGER, refresh=True)
         if version is None:
             if challenger is None:
                 raise NotFoundError(f"model {self.name!r} has no challenger to promote")
             version = challenger.version
         target = self.get(version).version
-        current = self.alias(CHAMPION, refresh=True)
+        current = self.alias(Alias.CHAMPION, refresh=True)
         if current is not None and current.version == target:
             raise ConflictError(f"version {target} is already the champion")
         event = self._move(
-            "promote",
-            CHAMPION,
+            RegistryAction.PROMOTE,
+            Alias.CHAMPION,
             target,
             actor=actor,
             reason=reason,
             previous=current.version if current else None,
         )
         if challenger is not None and challenger.version == target:
-            self._move("clear", CHALLENGER, None, actor=actor, reason=reason, previous=target)
+            self._move(
+                RegistryAction.CLEAR,
+                Alias.CHALLENGER,
+                None,
+                actor=actor,
+                reason=reason,
+                previous=target,
+            )
         return event
 
     def reject_challenger(self, *, actor: str, reason: str) -> AliasEvent:
         """Remove the challenger alias; the version keeps a record of why."""
-        challenger = self.alias(CHALLENGER, refresh=True)
+        challenger = self.alias(Alias.CHALLENGER, refresh=True)
         if challenger is None:
             raise NotFoundError(f"model {self.name!r} has no challenger to reject")
         event = self._move(
-            "reject", CHALLENGER, None, actor=actor, reason=reason, previous=challenger.version
+            RegistryAction.REJECT,
+            Alias.CHALLENGER,
+            None,
+            actor=actor,
+            reason=reason,
+            previous=challenger.version,
         )
         try:
             self.client.set_model_version_tag(
@@ -300,21 +316,21 @@ class ModelRegistry:
 
     def previous_champion(self) -> str | None:
         """The version the current champion replaced (walking back over rollbacks)."""
-        current = self.alias(CHAMPION, refresh=True)
+        current = self.alias(Alias.CHAMPION, refresh=True)
         if current is None:
             return None
         for event in reversed(self.history()):
             if (
-                event.alias == CHAMPION
+                event.alias == Alias.CHAMPION
                 and event.version == current.version
-                and event.action in ("register", "promote")
+                and event.action in (RegistryAction.REGISTER, RegistryAction.PROMOTE)
             ):
                 return event.previous
         return None
 
     def rollback(self, *, actor: str, reason: str) -> AliasEvent:
         """The champion returns to the version it replaced."""
-        current = self.alias(CHAMPION, refresh=True)
+        current = self.alias(Alias.CHAMPION, refresh=True)
         if current is None:
             raise NotFoundError(f"model {self.name!r} has no champion to roll back")
         previous = self.previous_champion()
@@ -324,5 +340,18 @@ class ModelRegistry:
                 "nothing to roll back to"
             )
         return self._move(
-            "rollback", CHAMPION, previous, actor=actor, reason=reason, previous=current.version
+            RegistryAction.ROLLBACK,
+            Alias.CHAMPION,
+            previous,
+            actor=actor,
+            reason=reason,
+            previous=current.version,
         )
+
+
+def open_registry(settings: Settings) -> ModelRegistry:
+    """The registry of ``settings.model_name`` over a checked MLflow connection, its alias
+    lookups cached for ``CHAMPION_REGISTRY_CACHE_TTL`` seconds (what the API polls)."""
+    return ModelRegistry(
+        connect(settings).client, settings.model_name, cache_ttl=settings.registry_cache_ttl
+    )

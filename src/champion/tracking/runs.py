@@ -6,6 +6,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,7 +14,8 @@ import pandas as pd
 from champion.datasets import Schema
 from champion.drift import ReferenceProfile
 from champion.errors import BackendError
-from champion.training.automl import TrainResult
+from champion.training import TrainResult
+from champion.types import Task
 
 #: Where the drift reference profile of a run's training data lives among its artifacts.
 PROFILE_ARTIFACT = "drift/reference_profile.json"
@@ -67,27 +69,9 @@ def _input_example(features: pd.DataFrame, numeric: tuple[str, ...]) -> pd.DataF
     return example.astype({name: "float64" for name in numeric})
 
 
-def log_training_run(
-    result: TrainResult,
-    frame: pd.DataFrame,
-    profile: ReferenceProfile,
-    *,
-    experiment_id: str,
-    dataset_name: str,
-    source: str,
-    tags: dict[str, str] | None = None,
-) -> LoggedRun:
-    """Log ``result`` (trained on ``frame``) as one MLflow run; return where it went."""
-    import mlflow
-    import mlflow.data
-    import mlflow.sklearn
-    from mlflow.exceptions import MlflowException
-    from mlflow.models import infer_signature
-
-    schema = result.schema
-    features = frame.loc[:, list(schema.features)]
-    digest = data_digest(frame)
-    selection = result.selection
+def run_params(result: TrainResult, digest: str) -> dict[str, Any]:
+    """What a training run records as parameters (read back by :func:`run_schema`)."""
+    schema, selection = result.schema, result.selection
     params: dict[str, Any] = {
         "task": result.task,
         "metric": result.metric,
@@ -109,55 +93,90 @@ def log_training_run(
         "data_sha256": digest,
     }
     params.update({f"model.{k}": v for k, v in selection.chosen.config.items()})
+    return params
+
+
+def run_metrics(result: TrainResult) -> dict[str, float]:
+    """The shipped model's CV scores and the time the training took."""
     metrics = {f"cv_{k}": v for k, v in result.cv_scores.items() if pd.notna(v)}
     metrics.update(
         search_seconds=result.search_seconds,
         fit_seconds=result.fit_seconds,
         n_evaluations=float(result.n_trials),
     )
-    example = _input_example(features, schema.numeric)
+    return metrics
+
+
+def _log_dataset(
+    frame: pd.DataFrame, name: str, source: str, target: str | None, digest: str
+) -> None:
+    import mlflow
+    import mlflow.data
+    from mlflow.exceptions import MlflowException
+
+    try:
+        dataset = mlflow.data.from_pandas(
+            frame, source=source, name=name, targets=target, digest=digest[:36]
+        )
+    except MlflowException:  # a source MLflow cannot resolve (a database URL)
+        mlflow.set_tag("champion.data_source", source)
+        dataset = mlflow.data.from_pandas(frame, name=name, targets=target, digest=digest[:36])
+    mlflow.log_input(dataset, context="training")
+
+
+def _log_model(result: TrainResult, features: pd.DataFrame) -> Any:
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    example = _input_example(features, result.schema.numeric)
+    # cloudpickle is deliberate (skops cannot hold FLAML/LightGBM pipelines); the
+    # warning MLflow prints about it would only alarm users.
+    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+    return mlflow.sklearn.log_model(
+        result.model,
+        name=MODEL_NAME_IN_RUN,
+        signature=infer_signature(example, result.model.predict(example)),
+        input_example=example,
+        serialization_format="cloudpickle",
+        pip_requirements=_requirements(),
+    )
+
+
+def log_training_run(
+    result: TrainResult,
+    frame: pd.DataFrame,
+    profile: ReferenceProfile,
+    *,
+    experiment_id: str,
+    dataset_name: str,
+    source: str,
+    tags: dict[str, str] | None = None,
+) -> LoggedRun:
+    """Log ``result`` (trained on ``frame``) as one MLflow run; return where it went."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    digest = data_digest(frame)
+    reason = result.selection.reason
     try:
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{dataset_name}") as run:
             mlflow.set_tags(
                 {
                     "champion.kind": "training",
                     "champion.dataset": dataset_name,
-                    "champion.selection": selection.reason[:4000],
-                    "mlflow.note.content": selection.reason,
+                    "champion.selection": reason[:4000],
+                    "mlflow.note.content": reason,
                     **(tags or {}),
                 }
             )
-            mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
-            mlflow.log_metrics(metrics)
+            mlflow.log_params({k: str(v)[:6000] for k, v in run_params(result, digest).items()})
+            mlflow.log_metrics(run_metrics(result))
             board = result.leaderboard_frame()
             mlflow.log_table(board, artifact_file="leaderboard.json")
             mlflow.log_text(board.to_csv(index=False), "leaderboard.csv")
             mlflow.log_dict(profile.to_dict(), PROFILE_ARTIFACT)
-            try:
-                dataset = mlflow.data.from_pandas(
-                    frame,
-                    source=source,
-                    name=dataset_name,
-                    targets=schema.target,
-                    digest=digest[:36],
-                )
-            except MlflowException:  # a source MLflow cannot resolve (a database URL)
-                mlflow.set_tag("champion.data_source", source)
-                dataset = mlflow.data.from_pandas(
-                    frame, name=dataset_name, targets=schema.target, digest=digest[:36]
-                )
-            mlflow.log_input(dataset, context="training")
-            # cloudpickle is deliberate (skops cannot hold FLAML/LightGBM pipelines); the
-            # warning MLflow prints about it would only alarm users.
-            logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
-            info = mlflow.sklearn.log_model(
-                result.model,
-                name=MODEL_NAME_IN_RUN,
-                signature=infer_signature(example, result.model.predict(example)),
-                input_example=example,
-                serialization_format="cloudpickle",
-                pip_requirements=_requirements(),
-            )
+            _log_dataset(frame, dataset_name, source, result.schema.target, digest)
+            info = _log_model(result, frame.loc[:, list(result.schema.features)])
     except MlflowException as exc:
         raise BackendError(f"MLflow failed to log the training run: {exc.message}") from exc
     return LoggedRun(
@@ -167,6 +186,16 @@ def log_training_run(
         model_id=getattr(info, "model_id", None),
         data_digest=digest,
     )
+
+
+def save_model_locally(result: TrainResult, profile: ReferenceProfile, target: Path) -> Path:
+    """Without MLflow logging: the model in MLflow's format, and its drift profile, in
+    ``target`` (a new folder)."""
+    import mlflow.sklearn
+
+    mlflow.sklearn.save_model(result.model, target, serialization_format="cloudpickle")
+    (target / "reference_profile.json").write_text(profile.to_json(), encoding="utf-8")
+    return target
 
 
 def load_profile(client: Any, run_id: str) -> ReferenceProfile:
@@ -197,9 +226,10 @@ def run_schema(client: Any, run_id: str) -> Schema:
     def names(key: str) -> tuple[str, ...]:
         return tuple(n for n in params.get(key, "").split(",") if n)
 
+    task = params.get("task")
     return Schema(
         target=params.get("target"),
-        task=params.get("task"),
+        task=Task(task) if task in tuple(Task) else None,
         numeric=names("numeric_features"),
         categorical=names("categorical_features"),
     )

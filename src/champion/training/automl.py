@@ -31,8 +31,9 @@ from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from champion.datasets import Schema, Task
+from champion.datasets import Schema
 from champion.errors import InvalidInputError
+from champion.training.config import CLASSIFIERS, REGRESSORS, TrainConfig
 from champion.training.estimator import LabelledClassifier
 from champion.training.metrics import classification_scores, regression_scores
 from champion.training.preprocessing import build_preprocessor
@@ -43,48 +44,15 @@ from champion.training.selection import (
     Selection,
     select,
 )
+from champion.types import Task
 
 __all__ = ["TrainConfig", "TrainResult", "train"]
 
-CLASSIFIERS = ("lgbm", "xgboost", "histgb", "rf", "extra_tree", "lrl2")
-REGRESSORS = ("lgbm", "xgboost", "histgb", "rf", "extra_tree")
 #: scikit-learn / LightGBM defaults evaluated first, so the search never ends below them.
 STARTING_POINTS: dict[str, dict[str, Any]] = {
     "lgbm": {"n_estimators": 100, "num_leaves": 31},
     "histgb": {"n_estimators": 100, "max_leaves": 31},
 }
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Parameters of a training run (validated on construction)."""
-
-    task: Task | None = None  # default: inferred from the target
-    metric: str | None = None  # default: recall (classification), mae (regression)
-    budget: float = 30.0  # seconds of search
-    seed: int = 42
-    folds: int = 5
-    estimators: tuple[str, ...] | None = None
-    precision_tolerance: float = 0.05
-    min_precision: float = 0.0
-    min_rows: int = 50
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.budget <= 0:
-            problems.append(f"budget must be positive, got {self.budget}")
-        if not 2 <= self.folds <= 20:
-            problems.append(f"folds must be between 2 and 20, got {self.folds}")
-        if self.min_rows < 10:
-            problems.append(f"min_rows must be at least 10, got {self.min_rows}")
-        if not 0 <= self.precision_tolerance <= 1 or not 0 <= self.min_precision <= 1:
-            problems.append("precision_tolerance and min_precision must be in [0, 1]")
-        allowed = {*CLASSIFIERS, *REGRESSORS}
-        unknown = sorted(set(self.estimators or ()) - allowed)
-        if unknown:
-            problems.append(f"unknown estimator(s) {unknown}; choose from {sorted(allowed)}")
-        if problems:
-            raise InvalidInputError("invalid training configuration: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -176,7 +144,7 @@ class _FoldRecorder:
 def _validate(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> tuple[Task, str]:
     if schema.target is None or schema.target not in frame.columns:
         raise InvalidInputError("training needs a target column: give --target COL")
-    task = config.task or schema.task or "classification"
+    task = Task(config.task or schema.task or Task.CLASSIFICATION)
     y = frame[schema.target]
     if y.isna().all():
         raise InvalidInputError(f"target {schema.target!r} has no values")
@@ -185,13 +153,13 @@ def _validate(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> tuple
         raise InvalidInputError(
             f"too few rows to train: {n} labelled rows, need at least {config.min_rows}"
         )
-    metric = config.metric or ("recall" if task == "classification" else "mae")
-    allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    metric = config.metric or ("recall" if task == Task.CLASSIFICATION else "mae")
+    allowed = CLASSIFICATION_METRICS if task == Task.CLASSIFICATION else REGRESSION_METRICS
     if metric not in allowed:
         raise InvalidInputError(
             f"metric {metric!r} does not fit a {task} task; choose from {', '.join(allowed)}"
         )
-    if task == "classification":
+    if task == Task.CLASSIFICATION:
         counts = y.value_counts()
         if len(counts) < 2:
             raise InvalidInputError(
@@ -209,22 +177,31 @@ def _validate(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> tuple
     return task, metric
 
 
-def train(
-    frame: pd.DataFrame,
-    schema: Schema,
-    config: TrainConfig | None = None,
-    *,
-    on_progress: Callable[[float, int], None] | None = None,
-) -> TrainResult:
-    """Search, select and refit; ``on_progress(elapsed_seconds, evaluations)`` ticks."""
-    from flaml import AutoML  # heavy import, only when training
+@dataclass(frozen=True)
+class Prepared:
+    """The training rows, encoded for the search."""
 
-    config = config or TrainConfig()
+    task: Task
+    metric: str
+    search_loss: str
+    flaml_task: str  # binary | multiclass | regression
+    families: tuple[str, ...]
+    features: pd.DataFrame  # the raw feature frame of the labelled rows
+    target: pd.Series  # the labels as given
+    y: np.ndarray  # the labels as the search sees them (class codes, or floats)
+    classes: tuple[Any, ...] | None
+    preprocessor: Any  # fitted on ``features``
+    matrix: Any  # ``features`` through the preprocessor
+
+
+def prepare(frame: pd.DataFrame, schema: Schema, config: TrainConfig) -> Prepared:
+    """Check the data and the configuration; encode the labelled rows once."""
     task, metric = _validate(frame, schema, config)
+    assert schema.target is not None  # _validate checked it
     data = frame.loc[frame[schema.target].notna()].reset_index(drop=True)
     features = data.loc[:, list(schema.features)]
     classes: tuple[Any, ...] | None = None
-    if task == "classification":
+    if task == Task.CLASSIFICATION:
         codes, uniques = pd.factorize(data[schema.target], sort=True)
         classes, y = tuple(uniques.tolist()), codes.astype(np.int64)
         flaml_task = "binary" if len(classes) == 2 else "multiclass"
@@ -235,41 +212,69 @@ def train(
         flaml_task = "regression"
         families = tuple(f for f in (config.estimators or REGRESSORS) if f != "lrl2")
         search_loss = metric
-
     preprocessor = build_preprocessor(schema)
     matrix = preprocessor.fit_transform(features)
-    automl = AutoML()
-    estimator_classes = _estimator_classes(flaml_task, families)
-    recorder = _FoldRecorder(estimator_classes, flaml_task)
-    n_classes = len(classes) if classes else 0
+    return Prepared(
+        task,
+        metric,
+        search_loss,
+        flaml_task,
+        tuple(families),
+        features,
+        data[schema.target],
+        y,
+        classes,
+        preprocessor,
+        matrix,
+    )
+
+
+def _fold_metric(prepared: Prepared, recorder: _FoldRecorder) -> Callable[..., Any]:
+    """FLAML's metric callback: the search loss, every fold's scores recorded on the way."""
+    n_classes = len(prepared.classes) if prepared.classes else 0
 
     def metric_fn(X_val, y_val, estimator, labels, X_train, y_train, *args: Any, **kw: Any):
-        if flaml_task == "regression":
+        if prepared.flaml_task == "regression":
             scores = regression_scores(y_val, estimator.predict(X_val))
-            loss = 1.0 - scores["r2"] if search_loss == "r2" else scores[search_loss]
+            loss = (
+                1.0 - scores["r2"] if prepared.search_loss == "r2" else scores[prepared.search_loss]
+            )
+            recorder.add(estimator, scores)
         else:
             proba = estimator.predict_proba(X_val)
             scores = classification_scores(y_val, proba, n_classes)
             loss = scores["log_loss"]
-            if flaml_task == "binary":
-                recorder.add(estimator, scores, (y_val, np.asarray(proba)[:, 1]))
-                return loss, {k: v for k, v in scores.items() if np.isfinite(v)}
-        recorder.add(estimator, scores)
+            oof = (y_val, np.asarray(proba)[:, 1]) if prepared.flaml_task == "binary" else None
+            recorder.add(estimator, scores, oof)
         return loss, {k: v for k, v in scores.items() if np.isfinite(v)}
 
+    return metric_fn
+
+
+def search(
+    prepared: Prepared,
+    config: TrainConfig,
+    recorder: _FoldRecorder,
+    on_progress: Callable[[float, int], None] | None,
+) -> tuple[Any, float]:
+    """The budgeted FLAML search (on its own thread, so progress can tick): the fitted
+    AutoML object and the seconds it took."""
+    from flaml import AutoML  # heavy import, only when training
+
+    automl = AutoML()
     settings = {
-        "task": flaml_task,
-        "metric": metric_fn,
+        "task": prepared.flaml_task,
+        "metric": _fold_metric(prepared, recorder),
         "time_budget": config.budget,
-        "estimator_list": list(families),
+        "estimator_list": list(prepared.families),
         "eval_method": "cv",
         "n_splits": config.folds,
-        "split_type": "stratified" if task == "classification" else "uniform",
+        "split_type": "stratified" if prepared.task == Task.CLASSIFICATION else "uniform",
         "n_jobs": 1,
         "seed": config.seed,
         "sample": False,
         "retrain_full": False,
-        "starting_points": {k: v for k, v in STARTING_POINTS.items() if k in families},
+        "starting_points": {k: v for k, v in STARTING_POINTS.items() if k in prepared.families},
         "train_time_limit": max(config.budget / 3, 5.0),
         "verbose": 0,
         "mlflow_logging": False,
@@ -280,8 +285,8 @@ def train(
 
     def run() -> None:
         try:
-            with threadpool_limits(limits=1):  # see the refit below
-                automl.fit(X_train=matrix, y_train=y, **settings)
+            with threadpool_limits(limits=1):  # see refit()
+                automl.fit(X_train=prepared.matrix, y_train=prepared.y, **settings)
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)
 
@@ -293,53 +298,89 @@ def train(
             on_progress(time.monotonic() - start, recorder.n_evaluations)
     if errors:
         raise errors[0]
-    search_seconds = time.monotonic() - start
     if automl.best_estimator is None:
         raise InvalidInputError(f"the search found no model in {config.budget:g} s; raise --budget")
+    return automl, time.monotonic() - start
 
-    leaderboard = [
+
+def leaderboard(automl: Any, recorder: _FoldRecorder) -> list[Candidate]:
+    """Each family's best configuration with its CV scores, as recorded in the search."""
+    return [
         cand
         for family, best in automl.best_config_per_estimator.items()
         if best is not None and (cand := recorder.candidate(family, best)) is not None
     ]
-    selection = select(
-        leaderboard,
-        metric=metric,
-        search_loss=search_loss,
-        precision_tolerance=config.precision_tolerance,
-        min_precision=config.min_precision,
-    )
-    fit_start = time.monotonic()
+
+
+def refit(
+    prepared: Prepared,
+    chosen: Candidate,
+    estimator_class: type,
+    config: TrainConfig,
+    threshold: float | None,
+) -> tuple[Any, float]:
+    """The chosen configuration refit on every row as one pipeline that takes the raw
+    feature frame: the model to ship, and the seconds the fit took."""
+    start = time.monotonic()
     model = _final_model(
-        preprocessor,
-        estimator_classes[selection.chosen.family],
-        flaml_task,
-        selection.chosen.config,
+        prepared.preprocessor,
+        estimator_class,
+        prepared.flaml_task,
+        chosen.config,
         config.seed,
-        classes,
-        selection.threshold,
+        prepared.classes,
+        threshold,
     )
     labelled = isinstance(model, LabelledClassifier)
     # One thread per native pool: scikit-learn, LightGBM and XGBoost each ship an OpenMP
     # runtime, and their idle spinning threads slow each other down by 10x or more when
-    # they alternate in one process (measured: HistGradientBoosting fits of 0.4 s taking
-    # 10 s after an XGBoost search). The search is one fit per core by design anyway.
+    # they alternate in one process (HistGradientBoosting fits after an XGBoost search).
+    # The search is one fit per core by design anyway.
     with threadpool_limits(limits=1):
-        model.fit(features, data[schema.target] if labelled else y)
-    leaderboard.sort(key=lambda c: c.cv[search_loss])
+        model.fit(prepared.features, prepared.target if labelled else prepared.y)
+    return model, time.monotonic() - start
+
+
+def train(
+    frame: pd.DataFrame,
+    schema: Schema,
+    config: TrainConfig | None = None,
+    *,
+    on_progress: Callable[[float, int], None] | None = None,
+) -> TrainResult:
+    """Prepare, search, rank, select and refit; ``on_progress(elapsed_seconds,
+    evaluations)`` ticks during the search."""
+    config = config or TrainConfig()
+    prepared = prepare(frame, schema, config)
+    classes = _estimator_classes(prepared.flaml_task, prepared.families)
+    recorder = _FoldRecorder(classes, prepared.flaml_task)
+    automl, search_seconds = search(prepared, config, recorder, on_progress)
+    board = leaderboard(automl, recorder)
+    selection = select(
+        board,
+        metric=prepared.metric,
+        search_loss=prepared.search_loss,
+        precision_tolerance=config.precision_tolerance,
+        min_precision=config.min_precision,
+    )
+    chosen = selection.chosen
+    model, fit_seconds = refit(
+        prepared, chosen, classes[chosen.family], config, selection.threshold
+    )
+    board.sort(key=lambda c: c.cv[prepared.search_loss])
     return TrainResult(
         model=model,
-        task=task,
-        metric=metric,
-        search_loss=search_loss,
+        task=prepared.task,
+        metric=prepared.metric,
+        search_loss=prepared.search_loss,
         schema=schema,
-        classes=classes,
-        leaderboard=tuple(leaderboard),
+        classes=prepared.classes,
+        leaderboard=tuple(board),
         selection=selection,
-        n_rows=len(data),
+        n_rows=len(prepared.features),
         n_trials=recorder.n_evaluations,
         search_seconds=search_seconds,
-        fit_seconds=time.monotonic() - fit_start,
+        fit_seconds=fit_seconds,
         config=config,
     )
 

@@ -16,13 +16,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from champion.datasets import Schema
+from champion.types import MISSING
 
-MISSING_LEVEL = "(missing)"
 MAX_CATEGORIES = 30
 
 
 def as_strings(frame: pd.DataFrame) -> np.ndarray:
-    """Categorical columns as an object array of strings, missing values as MISSING_LEVEL.
+    """Categorical columns as an object array of strings, missing values as MISSING.
 
     ``None``, ``NaN`` and ``pd.NA`` all count as missing (a JSON ``null`` must not
     become the string "None").
@@ -30,7 +30,7 @@ def as_strings(frame: pd.DataFrame) -> np.ndarray:
     values = frame.astype(object).to_numpy()
     missing = pd.isna(values)
     out = values.astype(str).astype(object)
-    out[missing] = MISSING_LEVEL
+    out[missing] = MISSING
     return out
 
 

@@ -1,0 +1,109 @@
+"""The drift check on live data: the features the API served against the champion's
+training data (its reference profile, stored with its MLflow run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from champion.datasets import Schema
+from champion.drift import DriftResult, check_drift
+from champion.errors import NotFoundError
+from champion.lifecycle.workspace import Workspace
+from champion.predictionlog import EventStore
+from champion.settings import Settings
+from champion.tracking.registry import VersionInfo
+from champion.tracking.runs import load_profile, run_schema
+from champion.types import Alias
+
+
+@dataclass(frozen=True)
+class ServedDrift:
+    """The drift check of what the API served against the champion's training data."""
+
+    champion: str
+    result: DriftResult
+    rows: int
+    challenger: str | None = None  # a challenger already under test, if any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "rows": self.rows,
+            "drifted": self.result.drifted,
+            "reason": self.result.reason,
+            "drifted_features": list(self.result.drifted_features),
+            "mean_psi": self.result.mean_psi,
+        }
+
+
+@dataclass(frozen=True)
+class ChampionSchema:
+    """What the champion was trained on, read from its MLflow run."""
+
+    version: VersionInfo
+    run_id: str
+    schema: Schema
+    dataset: str
+
+
+def champion_schema(ws: Workspace) -> ChampionSchema:
+    """The champion's training schema; NotFoundError when there is no champion yet."""
+    champion = ws.require(Alias.CHAMPION, "run `champion lifecycle bootstrap` first")
+    if champion.run_id is None:
+        raise NotFoundError(f"champion v{champion.version} has no training run")
+    schema = run_schema(ws.tracking.client, champion.run_id)
+    dataset = champion.tags.get("champion.dataset", "live")
+    return ChampionSchema(champion, champion.run_id, schema, dataset)
+
+
+def served_frame(records: list[dict[str, Any]], schema: Schema) -> pd.DataFrame:
+    """Logged feature dicts as a table with the schema's columns and dtypes."""
+    frame = pd.DataFrame.from_records(records, columns=list(schema.features))
+    for name in schema.numeric:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    for name in schema.categorical:
+        frame[name] = frame[name].astype("object")
+    return frame
+
+
+def served_drift(
+    ws: Workspace,
+    info: ChampionSchema,
+    *,
+    window: int | None = None,
+    since: datetime | None = None,
+    challenger: str | None = None,
+) -> ServedDrift:
+    """Compare the latest ``window`` served rows with the champion's reference profile."""
+    profile = load_profile(ws.tracking.client, info.run_id)
+    records = ws.store.served_features(limit=window or ws.settings.drift.window, since=since)
+    if not records:
+        raise NotFoundError("the prediction log has no served rows yet: nothing to check")
+    current = served_frame(records, info.schema)
+    result = check_drift(profile, current, ws.settings.drift.config())
+    return ServedDrift(info.version.version, result, len(current), challenger)
+
+
+def check_served_drift(
+    settings: Settings,
+    *,
+    window: int | None = None,
+    since: datetime | None = None,
+    store: EventStore | None = None,
+) -> ServedDrift:
+    """The drift check of the served features, as the CLI and the DAGs run it."""
+    ws = Workspace(settings, given_store=store)
+    info = champion_schema(ws)
+    challenger = ws.alias(Alias.CHALLENGER)
+    return served_drift(
+        ws,
+        info,
+        window=window,
+        since=since,
+        challenger=challenger.version if challenger else None,
+    )

@@ -1,0 +1,9 @@
+"""The API's routes, one module per resource."""
+
+from fastapi import APIRouter
+
+from champion.serving.routes import ab, feedback, ops, predict
+
+ROUTES: tuple[APIRouter, ...] = (predict.routes, feedback.routes, ab.routes, ops.routes)
+
+__all__ = ["ROUTES"]

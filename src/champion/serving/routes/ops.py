@@ -1,0 +1,58 @@
+"""``GET /models``, ``/health``, ``/ready`` and ``/metrics``: for operators and probes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from champion.serving.auth import State
+
+routes = APIRouter(tags=["ops"])
+
+
+@routes.get("/models")
+async def models(state: State) -> dict[str, Any]:
+    """The models served, with their versions, features and scoring path."""
+    champion, challenger = state.slots.snapshot()
+    return {
+        "model_name": state.settings.model_name,
+        "champion": champion.describe() if champion else None,
+        "challenger": challenger.describe() if challenger else None,
+        "registry_error": state.slots.last_error,
+    }
+
+
+@routes.get("/health")
+async def health(state: State) -> dict[str, Any]:
+    """Liveness (always 200); ``status`` says whether anything is degraded."""
+    champion, challenger = state.slots.snapshot()
+    problems = [p for p in (state.database_error, state.slots.last_error) if p]
+    if champion is None:
+        problems.append("no champion model loaded")
+    return {
+        "status": "degraded" if problems else "ok",
+        "problems": problems,
+        "database": state.database_ok,
+        "champion": champion.version if champion else None,
+        "challenger": challenger.version if challenger else None,
+        "worker": os.getpid(),
+    }
+
+
+@routes.get("/ready")
+async def ready(state: State) -> JSONResponse:
+    """200 when a champion is loaded and the database answers, else 503."""
+    db = await asyncio.to_thread(state.store.ping)
+    loaded = state.slots.champion is not None
+    body = {"ready": db and loaded, "database": db, "champion_loaded": loaded}
+    return JSONResponse(body, status_code=200 if db and loaded else 503)
+
+
+@routes.get("/metrics")
+async def metrics(state: State) -> Response:
+    """Prometheus metrics of this worker."""
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")

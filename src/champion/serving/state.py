@@ -1,0 +1,44 @@
+"""What every endpoint of one app shares."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from champion.predictionlog import DEFAULT_EXPERIMENT, ABConfig, EventStore, GroupCommitWriter
+from champion.serving.batching import MicroBatcher
+from champion.serving.loading import ModelSlots
+from champion.serving.prometheus import Metrics
+from champion.settings import Settings
+from champion.tracking.registry import ModelRegistry
+
+
+@dataclass
+class ServingState:
+    """The models, the log and its writer, the A/B configuration; one per app."""
+
+    settings: Settings
+    store: EventStore
+    slots: ModelSlots
+    metrics: Metrics
+    registry: ModelRegistry | None = None
+    writer: GroupCommitWriter | None = None
+    batcher: MicroBatcher | None = None
+    ab: ABConfig | None = None
+    database_ok: bool = False
+    database_error: str | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def config(self) -> ABConfig:
+        """The A/B configuration in force: the stored one, else the settings'."""
+        if self.ab is not None:
+            return self.ab
+        return ABConfig(
+            experiment_id=DEFAULT_EXPERIMENT,
+            mode=self.settings.ab.mode,
+            split_b=self.settings.ab.split_b,
+            updated_at=datetime.fromtimestamp(0, tz=UTC),
+            updated_by="settings",
+        )
