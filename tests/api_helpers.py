@@ -9,24 +9,21 @@ import httpx
 import pandas as pd
 
 from champion.datasets import Dataset
-from champion.lifecycle import train_and_register
+from champion.lifecycle import register_trained
 from champion.settings import load_settings
 from champion.simulation.replay import records
+from champion.training import TrainResult
+from champion.types import Alias
 
 TOKEN = "test-admin-token-0123456789"
 
 
-def train_two_models(home: Path, titanic: Dataset) -> None:
-    """v1 = champion, v2 = challenger (different seeds), in an embedded store at ``home``."""
+def two_models(home: Path, titanic: Dataset, pair: tuple[TrainResult, TrainResult]) -> None:
+    """v1 = champion, v2 = challenger (the session's ``titanic_pair``), registered in an
+    embedded store at ``home``."""
     settings = load_settings(home=home)
-    for alias, seed in (("champion", 1), ("challenger", 9)):
-        train_and_register(
-            settings,
-            titanic,
-            settings.training.config(budget=2, seed=seed),
-            register_as=alias,  # type: ignore[arg-type]
-            reason=f"test {alias}",
-        )
+    for alias, result in zip(Alias, pair, strict=True):
+        register_trained(settings, titanic, result, register_as=alias, reason=f"test {alias}")
 
 
 def feature_rows(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import mlflow
 from champion.serving.process import local_api
 
 FOREIGN = {
-    "DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/other_app",
+    "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/other_app",
     "SEED": "7",
     "ACTOR": "mallory",
     "ADMIN_TOKEN": "someone-elses-token",
@@ -54,7 +54,8 @@ def test_foreign_variables_change_nothing(tmp_path: Path) -> None:
     data = project / "champion-data"
     assert (data / "mlflow.db").is_file() and (data / "artifacts").is_dir()
 
-    client = mlflow.MlflowClient(f"sqlite:///{data / 'mlflow.db'}")
+    uri = f"sqlite:///{data / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = client.get_model_version_by_alias("champion-model", "champion")
     assert client.get_run(version.run_id).data.params["seed"] == "42"  # not SEED
     assert version.tags["champion.register.by"] != "mallory"  # not ACTOR

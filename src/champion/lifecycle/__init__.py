@@ -21,7 +21,7 @@ from champion.lifecycle.experiment import (
     evaluate_and_promote,
     start_experiment,
 )
-from champion.lifecycle.registration import TrainOutcome, train_and_register
+from champion.lifecycle.registration import TrainOutcome, register_trained, train_and_register
 from champion.lifecycle.retrain import RetrainOutcome, drift_retrain, retrain_challenger
 from champion.lifecycle.workspace import Workspace
 
@@ -38,6 +38,7 @@ __all__ = [
     "drift_retrain",
     "evaluate_and_promote",
     "model_status",
+    "register_trained",
     "retrain_challenger",
     "start_experiment",
     "train_and_register",

@@ -67,26 +67,16 @@ def _train_unlogged(
     return TrainOutcome(result, profile, None, None, saved_to=target, note=note)
 
 
-def train_and_register(
-    settings: Settings,
+def _publish(
+    ws: Workspace,
     dataset: Dataset,
-    config: TrainConfig,
-    *,
+    result: TrainResult,
+    profile: ReferenceProfile,
+    experiment_id: str,
     register_as: Alias | None,
     reason: str,
-    on_progress: Progress | None = None,
 ) -> TrainOutcome:
-    """Train on ``dataset``; log the run to MLflow; register it under an alias if asked.
-
-    With ``MLFLOW_LOG=false`` nothing is logged and nothing is registered: the model is
-    saved under ``home/models`` instead, and the outcome's note says so.
-    """
-    if not settings.mlflow_log:
-        return _train_unlogged(settings, dataset, config, register_as, on_progress)
-    ws = Workspace(settings)
-    experiment_id = ensure_experiment(ws.tracking, settings.experiment_name)  # fail fast
-    profile = reference_profile(settings, dataset)
-    result = train(dataset.frame, dataset.schema, config, on_progress=on_progress)
+    settings = ws.settings
     # the search is the expensive part: MLflow away now is waited for (CHAMPION_MLFLOW_WAIT)
     run = while_unreachable(
         settings,
@@ -116,3 +106,43 @@ def train_and_register(
         ),
     )
     return TrainOutcome(result, profile, run, version)
+
+
+def register_trained(
+    settings: Settings,
+    dataset: Dataset,
+    result: TrainResult,
+    *,
+    register_as: Alias | None,
+    reason: str,
+) -> TrainOutcome:
+    """Log a model already trained on ``dataset`` and register it under an alias if asked:
+    what :func:`train_and_register` does after its search."""
+    ws = Workspace(settings)
+    ws.require_logging("registering a trained model")
+    experiment_id = ensure_experiment(ws.tracking, settings.experiment_name)
+    profile = reference_profile(settings, dataset)
+    return _publish(ws, dataset, result, profile, experiment_id, register_as, reason)
+
+
+def train_and_register(
+    settings: Settings,
+    dataset: Dataset,
+    config: TrainConfig,
+    *,
+    register_as: Alias | None,
+    reason: str,
+    on_progress: Progress | None = None,
+) -> TrainOutcome:
+    """Train on ``dataset``; log the run to MLflow; register it under an alias if asked.
+
+    With ``MLFLOW_LOG=false`` nothing is logged and nothing is registered: the model is
+    saved under ``home/models`` instead, and the outcome's note says so.
+    """
+    if not settings.mlflow_log:
+        return _train_unlogged(settings, dataset, config, register_as, on_progress)
+    ws = Workspace(settings)
+    experiment_id = ensure_experiment(ws.tracking, settings.experiment_name)  # fail fast
+    profile = reference_profile(settings, dataset)
+    result = train(dataset.frame, dataset.schema, config, on_progress=on_progress)
+    return _publish(ws, dataset, result, profile, experiment_id, register_as, reason)

@@ -24,14 +24,14 @@ from champion.settings import load_settings
 from champion.tracking.connection import connect
 from champion.tracking.registry import open_registry
 
-from api_helpers import train_two_models
+from api_helpers import two_models
 from log_helpers import seed_rows
 
 
 @pytest.fixture(scope="module")
-def trained_home(tmp_path_factory, titanic):
+def trained_home(tmp_path_factory, titanic, titanic_pair):
     home = tmp_path_factory.mktemp("eval-models")
-    train_two_models(home, titanic)  # v1 champion, v2 challenger
+    two_models(home, titanic, titanic_pair)  # v1 champion, v2 challenger
     return home
 
 

@@ -12,15 +12,15 @@ from champion.predictionlog import EventStore, sqlite_url
 from champion.settings import load_settings
 from champion.tracking.registry import open_registry
 
-from api_helpers import TOKEN, feature_rows, set_config, train_two_models
+from api_helpers import TOKEN, feature_rows, set_config, two_models
 from servers import api_server
 
 POLL = 0.5
 
 
-def test_promotion_during_load_drops_nothing(tmp_path, titanic) -> None:
+def test_promotion_during_load_drops_nothing(tmp_path, titanic, titanic_pair) -> None:
     home = tmp_path / "home"
-    train_two_models(home, titanic)
+    two_models(home, titanic, titanic_pair)
     rows = feature_rows(titanic.frame, titanic.schema.features)
     log_url = sqlite_url(tmp_path / "events.db")
     env = {

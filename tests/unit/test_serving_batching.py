@@ -91,8 +91,10 @@ def test_requests_share_calls_and_get_their_own_answers(titanic_model) -> None:
         assert got.probability == pytest.approx(want.probability, rel=1e-12), i
     assert big.probability == pytest.approx(compiled.predict(rows[:60]).probability, rel=1e-12)
     assert batcher.rows == 180
-    assert batcher.batches < 121  # concurrent requests were batched together
-    assert len(fast.threads) + len(slow.threads) < 121
+    # each wave of 30 is queued before the consumer runs: one batch per wave, one call per
+    # model in it; the 60-row batch is a fifth
+    assert batcher.batches == 5
+    assert (len(fast.threads), len(slow.threads)) == (5, 4)
     assert set(fast.threads[:-1]) == {loop_thread}  # small compiled batches: on the loop
     assert fast.threads[-1] != loop_thread  # the 60-row batch: on the scoring thread
     assert slow.threads and loop_thread not in set(slow.threads)  # pipeline: the thread

@@ -46,7 +46,6 @@ from servers import (
 )
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(not postgres_available(), reason="apt-get install postgresql"),
 ]
 

@@ -30,7 +30,8 @@ def test_bootstrap_logs_everything_and_is_idempotent(tmp_path, titanic) -> None:
     settings = load_settings(home=tmp_path, train_budget=3)
     outcome = bootstrap(settings, titanic, settings.training.config())
     assert outcome.created and outcome.champion.version == "1"
-    assert outcome.champion.aliases == () or Alias.CHAMPION in outcome.champion.aliases
+    assert outcome.champion.aliases == (Alias.CHAMPION,)
+    assert open_registry(settings).alias(Alias.CHAMPION, refresh=True).version == "1"
 
     run = outcome.training.run
     client = connect(settings).client

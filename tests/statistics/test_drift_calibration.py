@@ -50,7 +50,6 @@ def _p_values(test: str, seed: int) -> np.ndarray:
     return np.array(out)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("test", sorted(GENERATORS))
 def test_null_rejection_rate_is_nominal(test: str) -> None:
     p = _p_values(test, seed=7)
@@ -60,7 +59,6 @@ def test_null_rejection_rate_is_nominal(test: str) -> None:
     assert 0.015 <= rate <= 0.085, rate
 
 
-@pytest.mark.slow
 def test_goodness_of_fit_against_reference_shares_false_alarms() -> None:
     """The naive test the contingency table replaces: far above its level on the same data."""
     rng = np.random.default_rng(11)

@@ -12,7 +12,6 @@ from champion.simulation.drift import make_traffic
 RESAMPLES = 200
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["titanic", "diamonds"])
 def test_random_halves_do_not_alarm(name: str, request: pytest.FixtureRequest) -> None:
     ds: Dataset = request.getfixturevalue(name)
@@ -26,7 +25,6 @@ def test_random_halves_do_not_alarm(name: str, request: pytest.FixtureRequest) -
     assert alarms / RESAMPLES <= 0.05, alarms
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "columns"), [("titanic", ("Age", "Fare")), ("diamonds", ("carat", "depth"))]
 )

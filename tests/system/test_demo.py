@@ -14,7 +14,6 @@ from champion.tracking.connection import connect
 from champion.tracking.registry import open_registry
 
 
-@pytest.mark.slow
 def test_demo_tells_the_whole_story(tmp_path, capsys) -> None:
     workdir = tmp_path / "demo"
     argv = ["demo", "--workdir", str(workdir), "--budget", "2", "--rows", "300"]

@@ -1,0 +1,54 @@
+"""Request features against a model's signature: every problem named by its field, the
+clean features in the signature's order."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from champion.serving.validation import FeatureSpec, check_features
+
+SPEC = FeatureSpec(
+    names=("age", "fare", "sex", "vip"),
+    types={"age": "double", "fare": "long", "sex": "string", "vip": "boolean"},
+)
+LOC = ["body", "features"]
+
+
+def test_clean_features_come_back_in_signature_order() -> None:
+    clean, errors = check_features({"vip": False, "sex": "f", "fare": 7, "age": 3.5}, SPEC, LOC)
+    assert errors == [] and list(clean) == ["age", "fare", "sex", "vip"]
+    clean, errors = check_features({"age": None, "fare": None, "sex": None, "vip": None}, SPEC, LOC)
+    assert errors == [] and clean == dict.fromkeys(SPEC.names)  # null: imputed by the model
+
+
+@pytest.mark.parametrize(
+    ("features", "field", "kind"),
+    [
+        ({"fare": 1, "sex": "m", "vip": True}, "age", "missing"),
+        ({"age": 1, "fare": 1, "sex": "m", "vip": True, "cabin": "C85"}, "cabin", "extra"),
+        ({"age": "old", "fare": 1, "sex": "m", "vip": True}, "age", "type"),
+        ({"age": True, "fare": 1, "sex": "m", "vip": True}, "age", "type"),
+        ({"age": math.inf, "fare": 1, "sex": "m", "vip": True}, "age", "finite"),
+        ({"age": 1, "fare": 1, "sex": 3, "vip": True}, "sex", "type"),
+        ({"age": 1, "fare": 1, "sex": "m", "vip": "yes"}, "vip", "type"),
+    ],
+)
+def test_each_problem_names_its_field(features: dict, field: str, kind: str) -> None:
+    clean, errors = check_features(features, SPEC, LOC)
+    assert clean is None
+    assert [(e["loc"], e["type"]) for e in errors] == [([*LOC, field], kind)]
+
+
+def test_not_an_object_and_several_problems_at_once() -> None:
+    clean, errors = check_features([1, 2], SPEC, LOC)
+    assert clean is None and errors[0]["type"] == "dict_type" and errors[0]["loc"] == LOC
+    clean, errors = check_features({"sex": 1}, SPEC, ["body", "items", 3, "features"])
+    assert clean is None
+    assert {tuple(e["loc"][-2:]) for e in errors} == {
+        ("features", "age"),
+        ("features", "fare"),
+        ("features", "vip"),
+        ("features", "sex"),
+    }
