@@ -8,6 +8,7 @@ attribute naming the chart kind (and any extra ``data-*`` attributes given), and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 
 REFERENCE_COLOR = "#4c78a8"
@@ -122,6 +123,103 @@ def horizontal_bars(
     return "".join(parts)
 
 
+#: A point of a sequence over time: (x, estimate, lower, upper).
+Point = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class _Plot:
+    """The drawing area of a chart and its linear scales."""
+
+    left: float
+    top: float
+    width: float  # of the plot area
+    height: float
+    x_max: float
+    y_lo: float
+    y_hi: float
+
+    def x(self, value: float) -> float:
+        return self.left + self.width * value / self.x_max
+
+    def y(self, value: float) -> float:
+        return self.top + self.height * (self.y_hi - value) / (self.y_hi - self.y_lo)
+
+
+def _sequence_plot(
+    finite: Sequence[tuple[float, float, float, float]], width: int, height: int
+) -> _Plot:
+    left, right, top, bottom = 56, 20, 24, 40
+    y_lo = min(min(p[2] for p in finite), 0.0)
+    y_hi = max(max(p[3] for p in finite), 0.0)
+    span = (y_hi - y_lo) or 1.0
+    return _Plot(
+        left,
+        top,
+        width - left - right,
+        height - top - bottom,
+        max(p[0] for p in finite) or 1.0,
+        y_lo - 0.05 * span,
+        y_hi + 0.05 * span,
+    )
+
+
+def _sequence_marks(
+    plot: _Plot,
+    finite: Sequence[tuple[float, float, float, float]],
+    marks: Sequence[tuple[float, str]],
+) -> list[str]:
+    """The band, the estimate's line, the zero line, the looks and the last point."""
+    band = [f"{plot.x(p[0]):.1f},{plot.y(p[3]):.1f}" for p in finite] + [
+        f"{plot.x(p[0]):.1f},{plot.y(p[2]):.1f}" for p in reversed(finite)
+    ]
+    line = " ".join(f"{plot.x(p[0]):.1f},{plot.y(p[1]):.1f}" for p in finite)
+    right = plot.left + plot.width
+    parts = [
+        f"<polygon points='{' '.join(band)}' fill='{REFERENCE_COLOR}' fill-opacity='0.25'>"
+        "<title>anytime-valid confidence sequence of B - A</title></polygon>",
+        f"<polyline points='{line}' fill='none' stroke='{REFERENCE_COLOR}' stroke-width='2'/>",
+        f"<line x1='{plot.left}' x2='{right}' y1='{plot.y(0):.1f}' y2='{plot.y(0):.1f}' "
+        f"stroke='{ALERT_COLOR}' stroke-dasharray='4 3'><title>B = A</title></line>",
+    ]
+    for x, label in marks:
+        parts.append(
+            f"<line x1='{plot.x(x):.1f}' x2='{plot.x(x):.1f}' y1='{plot.top}' "
+            f"y2='{plot.top + plot.height}' stroke='#999' stroke-dasharray='2 3'>"
+            f"<title>{escape(label)}</title></line>"
+        )
+    last = finite[-1]
+    parts.append(
+        f"<circle cx='{plot.x(last[0]):.1f}' cy='{plot.y(last[1]):.1f}' r='3' "
+        f"fill='{REFERENCE_COLOR}'><title>{last[0]:.0f} labels: {last[1]:+.4f} in "
+        f"[{last[2]:+.4f}, {last[3]:+.4f}]</title></circle>"
+    )
+    return parts
+
+
+def _sequence_axes(plot: _Plot, x_label: str, height: int) -> tuple[list[str], list[str]]:
+    """The horizontal grid with its values (drawn first), and the x axis (drawn last)."""
+    right = plot.left + plot.width
+    grid = []
+    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
+        value = plot.y_lo + (plot.y_hi - plot.y_lo) * frac
+        y = plot.y(value)
+        grid.append(
+            f"<line x1='{plot.left}' x2='{right}' y1='{y:.1f}' y2='{y:.1f}' stroke='#eee'/>"
+            f"<text x='{plot.left - 4}' y='{y + 4:.1f}' text-anchor='end'>{value:+.3f}</text>"
+        )
+    axis = [
+        f"<text x='{plot.x(plot.x_max * frac):.1f}' y='{plot.top + plot.height + 16}' "
+        f"text-anchor='middle'>{plot.x_max * frac:,.0f}</text>"
+        for frac in (0.0, 0.5, 1.0)
+    ]
+    axis.append(
+        f"<text x='{plot.left + plot.width / 2:.1f}' y='{height - 4}' text-anchor='middle'>"
+        f"{escape(x_label)}</text>"
+    )
+    return grid, axis
+
+
 def sequence_band(
     points: Sequence[tuple[float, float, float, float]],
     *,
@@ -134,70 +232,14 @@ def sequence_band(
 ) -> str:
     """A confidence sequence over time: (x, estimate, lower, upper) as a band around a
     line, the zero line, and vertical ``marks`` (x, label) for the looks taken."""
-    left, right, top, bottom = 56, 20, 24, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
-    finite = [p for p in points if all(abs(v) < float("inf") for v in p)]
-    parts = [
+    head = (
         f"<svg xmlns='http://www.w3.org/2000/svg' class='chart' width='{width}' "
         f"height='{height}' viewBox='0 0 {width} {height}' data-chart='{escape(chart)}'"
         f"{_attrs(data or {})} {FONT}>"
-    ]
+    )
+    finite = [p for p in points if all(abs(v) < float("inf") for v in p)]
     if not finite:
-        parts.append(f"<text x='{left}' y='{top + 20}'>not enough labels yet</text></svg>")
-        return "".join(parts)
-    x_max = max(p[0] for p in finite) or 1.0
-    lows = [p[2] for p in finite]
-    highs = [p[3] for p in finite]
-    y_lo, y_hi = min(min(lows), 0.0), max(max(highs), 0.0)
-    span = (y_hi - y_lo) or 1.0
-    y_lo, y_hi = y_lo - 0.05 * span, y_hi + 0.05 * span
-
-    def sx(x: float) -> float:
-        return left + plot_w * x / x_max
-
-    def sy(y: float) -> float:
-        return top + plot_h * (y_hi - y) / (y_hi - y_lo)
-
-    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
-        value = y_lo + (y_hi - y_lo) * frac
-        y = sy(value)
-        parts.append(
-            f"<line x1='{left}' x2='{width - right}' y1='{y:.1f}' y2='{y:.1f}' stroke='#eee'/>"
-            f"<text x='{left - 4}' y='{y + 4:.1f}' text-anchor='end'>{value:+.3f}</text>"
-        )
-    band = [f"{sx(p[0]):.1f},{sy(p[3]):.1f}" for p in finite] + [
-        f"{sx(p[0]):.1f},{sy(p[2]):.1f}" for p in reversed(finite)
-    ]
-    parts.append(
-        f"<polygon points='{' '.join(band)}' fill='{REFERENCE_COLOR}' fill-opacity='0.25'>"
-        "<title>anytime-valid confidence sequence of B - A</title></polygon>"
-    )
-    line = " ".join(f"{sx(p[0]):.1f},{sy(p[1]):.1f}" for p in finite)
-    parts.append(
-        f"<polyline points='{line}' fill='none' stroke='{REFERENCE_COLOR}' stroke-width='2'/>"
-    )
-    parts.append(
-        f"<line x1='{left}' x2='{width - right}' y1='{sy(0):.1f}' y2='{sy(0):.1f}' "
-        f"stroke='{ALERT_COLOR}' stroke-dasharray='4 3'><title>B = A</title></line>"
-    )
-    for x, label in marks:
-        parts.append(
-            f"<line x1='{sx(x):.1f}' x2='{sx(x):.1f}' y1='{top}' y2='{top + plot_h}' "
-            f"stroke='#999' stroke-dasharray='2 3'><title>{escape(label)}</title></line>"
-        )
-    last = finite[-1]
-    parts.append(
-        f"<circle cx='{sx(last[0]):.1f}' cy='{sy(last[1]):.1f}' r='3' fill='{REFERENCE_COLOR}'>"
-        f"<title>{last[0]:.0f} labels: {last[1]:+.4f} in [{last[2]:+.4f}, {last[3]:+.4f}]"
-        "</title></circle>"
-    )
-    for frac in (0.0, 0.5, 1.0):
-        parts.append(
-            f"<text x='{sx(x_max * frac):.1f}' y='{top + plot_h + 16}' text-anchor='middle'>"
-            f"{x_max * frac:,.0f}</text>"
-        )
-    parts.append(
-        f"<text x='{left + plot_w / 2:.1f}' y='{height - 4}' text-anchor='middle'>"
-        f"{escape(x_label)}</text></svg>"
-    )
-    return "".join(parts)
+        return f"{head}<text x='56' y='44'>not enough labels yet</text></svg>"
+    plot = _sequence_plot(finite, width, height)
+    grid, axis = _sequence_axes(plot, x_label, height)
+    return "".join([head, *grid, *_sequence_marks(plot, finite, marks), *axis, "</svg>"])

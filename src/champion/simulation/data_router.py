@@ -47,69 +47,82 @@ class BatchRequest(BaseModel):
     seed: int | None = Field(None, ge=0, description="Seed of this batch (default: next).")
 
 
-def create_router_app(source: Dataset, *, seed: int = 0, shift_sd: float | None = None) -> FastAPI:
-    """The router over ``source``; ``shift_sd`` picks k-SD shifts over the router rule."""
-    app = FastAPI(
-        title="champion traffic router",
-        description=__doc__,
-        version="1",
-    )
-    state: dict[str, Any] = {"config": TrafficConfig(), "next_seed": seed}
-    lock = asyncio.Lock()
+#: ``POST /get_data`` and ``/ab_data`` take an optional JSON body.
+OptionalBody = Annotated[BatchRequest | None, Body()]
 
-    def batch(body: BatchRequest | None) -> tuple[TrafficConfig, list[dict[str, Any]]]:
-        config: TrafficConfig = state["config"]
-        if body is not None and body.seed is not None:
-            batch_seed = body.seed
-        else:
-            batch_seed = state["next_seed"]
-            state["next_seed"] += 1
-        try:
-            frame = make_traffic(
-                source.frame,
-                config.data_size,
-                seed=batch_seed,
-                drift_cols=config.drift_cols,
-                shift_sd=shift_sd,
-            )
-        except InvalidInputError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        return config, records(frame, list(source.frame.columns))
 
-    @app.get("/traffic")
-    async def get_traffic() -> TrafficConfig:
-        return state["config"]
+class Batches:
+    """The router's state: the configuration in force and the next batch's seed."""
 
-    @app.post("/traffic")
-    async def set_traffic(config: TrafficConfig) -> TrafficConfig:
-        unknown = [c for c in config.drift_cols if c not in source.schema.features]
+    def __init__(self, source: Dataset, *, seed: int, shift_sd: float | None) -> None:
+        self.source = source
+        self.config = TrafficConfig()
+        self.next_seed = seed
+        self.shift_sd = shift_sd
+        self.lock = asyncio.Lock()
+
+    def configure(self, config: TrafficConfig) -> TrafficConfig:
+        features = self.source.schema.features
+        unknown = [c for c in config.drift_cols if c not in features]
         if unknown:
             raise HTTPException(
                 422,
-                f"drift_cols: {', '.join(unknown)} not among the features "
-                f"({', '.join(source.schema.features)})",
+                f"drift_cols: {', '.join(unknown)} not among the features ({', '.join(features)})",
             )
-        async with lock:
-            state["config"] = config
+        self.config = config
         return config
 
+    def draw(self, body: BatchRequest | None) -> tuple[TrafficConfig, list[dict[str, Any]]]:
+        """The next batch (rows as JSON-ready dicts) under the configuration in force."""
+        config = self.config
+        if body is not None and body.seed is not None:
+            seed = body.seed
+        else:
+            seed, self.next_seed = self.next_seed, self.next_seed + 1
+        try:
+            frame = make_traffic(
+                self.source.frame,
+                config.data_size,
+                seed=seed,
+                drift_cols=config.drift_cols,
+                shift_sd=self.shift_sd,
+            )
+        except InvalidInputError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return config, records(frame, list(self.source.frame.columns))
+
+    async def next_batch(
+        self, body: BatchRequest | None
+    ) -> tuple[TrafficConfig, list[dict[str, Any]]]:
+        async with self.lock:
+            return await asyncio.to_thread(self.draw, body)
+
+
+def create_router_app(source: Dataset, *, seed: int = 0, shift_sd: float | None = None) -> FastAPI:
+    """The router over ``source``; ``shift_sd`` picks k-SD shifts over the router rule."""
+    app = FastAPI(title="champion traffic router", description=__doc__, version="1")
+    batches = Batches(source, seed=seed, shift_sd=shift_sd)
+    target = source.schema.target
+
+    @app.get("/traffic")
+    async def get_traffic() -> TrafficConfig:
+        return batches.config
+
+    @app.post("/traffic")
+    async def set_traffic(config: TrafficConfig) -> TrafficConfig:
+        async with batches.lock:
+            return batches.configure(config)
+
     @app.post("/get_data")
-    async def get_data(body: Annotated[BatchRequest | None, Body()] = None) -> dict[str, Any]:
-        async with lock:
-            config, rows = await asyncio.to_thread(batch, body)
-        return {"target": source.schema.target, "drift_cols": config.drift_cols, "data": rows}
+    async def get_data(body: OptionalBody = None) -> dict[str, Any]:
+        config, rows = await batches.next_batch(body)
+        return {"target": target, "drift_cols": config.drift_cols, "data": rows}
 
     @app.post("/ab_data")
-    async def ab_data(body: Annotated[BatchRequest | None, Body()] = None) -> dict[str, Any]:
-        async with lock:
-            config, rows = await asyncio.to_thread(batch, body)
+    async def ab_data(body: OptionalBody = None) -> dict[str, Any]:
+        config, rows = await batches.next_batch(body)
         cut = round(len(rows) * config.a)
-        return {
-            "target": source.schema.target,
-            "drift_cols": config.drift_cols,
-            "a": rows[:cut],
-            "b": rows[cut:],
-        }
+        return {"target": target, "drift_cols": config.drift_cols, "a": rows[:cut], "b": rows[cut:]}
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -61,6 +61,66 @@ class TrafficResult:
         return self.answered / self.seconds if self.seconds > 0 else 0.0
 
 
+async def _post_requests(
+    client: httpx.AsyncClient,
+    rows: list[dict[str, Any]],
+    user_ids: list[str],
+    concurrency: int,
+    on_progress: Callable[[int], None] | None,
+) -> tuple[list[dict[str, Any] | None], list[str]]:
+    """Every row to ``POST /predict``, ``concurrency`` at a time: the answers (None where
+    a request failed) and the first few failures, verbatim."""
+    answers: list[dict[str, Any] | None] = [None] * len(rows)
+    errors: list[str] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(rows)):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            try:
+                response = await client.post(
+                    "/predict", json={"user_id": user_ids[i], "features": rows[i]}
+                )
+                if response.status_code == 200:
+                    answers[i] = response.json()
+                elif len(errors) < 5:
+                    errors.append(f"HTTP {response.status_code}: {response.text[:300]}")
+            except httpx.HTTPError as exc:
+                if len(errors) < 5:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+            if on_progress is not None:
+                on_progress(1)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    return answers, errors
+
+
+async def _post_labels(
+    client: httpx.AsyncClient,
+    answers: list[dict[str, Any] | None],
+    labels: list[Any],
+    *,
+    share: float,
+    seed: int,
+) -> int:
+    """The labels of a random ``share`` of the answered requests, in batches; how many."""
+    keep = np.random.default_rng(seed).random(len(answers)) < share
+    items = [
+        {"request_id": a["request_id"], "label": _plain(labels[i])}
+        for i, a in enumerate(answers)
+        if a is not None and keep[i]
+    ]
+    for k in range(0, len(items), FEEDBACK_BATCH):
+        response = await client.post("/feedback", json={"items": items[k : k + FEEDBACK_BATCH]})
+        if response.status_code != 200:
+            raise BackendError(
+                f"the API refused labels: HTTP {response.status_code} {response.text[:300]}"
+            )
+    return len(items)
+
+
 async def _replay(
     url: str,
     rows: list[dict[str, Any]],
@@ -75,51 +135,14 @@ async def _replay(
     on_progress: Callable[[int], None] | None,
 ) -> TrafficResult:
     start = time.perf_counter()
-    answers: list[dict[str, Any] | None] = [None] * len(rows)
-    errors: list[str] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(len(rows)):
-        queue.put_nowait(i)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
-
-        async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                try:
-                    response = await client.post(
-                        "/predict", json={"user_id": user_ids[i], "features": rows[i]}
-                    )
-                    if response.status_code == 200:
-                        answers[i] = response.json()
-                    elif len(errors) < 5:
-                        errors.append(f"HTTP {response.status_code}: {response.text[:300]}")
-                except httpx.HTTPError as exc:
-                    if len(errors) < 5:
-                        errors.append(f"{type(exc).__name__}: {exc}")
-                if on_progress is not None:
-                    on_progress(1)
-
-        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+        answers, errors = await _post_requests(client, rows, user_ids, concurrency, on_progress)
         labelled = 0
         if labels is not None:
             if label_delay > 0:
                 await asyncio.sleep(label_delay)
-            rng = np.random.default_rng(seed)
-            keep = rng.random(len(rows)) < label_share
-            items = [
-                {"request_id": a["request_id"], "label": _plain(labels[i])}
-                for i, a in enumerate(answers)
-                if a is not None and keep[i]
-            ]
-            for k in range(0, len(items), FEEDBACK_BATCH):
-                chunk = items[k : k + FEEDBACK_BATCH]
-                response = await client.post("/feedback", json={"items": chunk})
-                if response.status_code != 200:
-                    raise BackendError(
-                        f"the API refused labels: HTTP {response.status_code} {response.text[:300]}"
-                    )
-                labelled += len(chunk)
+            labelled = await _post_labels(client, answers, labels, share=label_share, seed=seed)
     done = [a for a in answers if a is not None]
     return TrafficResult(
         sent=len(rows),
