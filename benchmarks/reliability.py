@@ -5,7 +5,7 @@
 Everything runs on 127.0.0.1: ``champion serve`` (one uvicorn worker) in a child process
 over an embedded MLflow store with Titanic v1 = champion and v2 = challenger, a SQLite
 prediction log (the PostgreSQL log's outage and recovery are in
-``tests/test_reliability.py``), and an asyncio load generator in this process
+``tests/system/test_reliability.py``), and an asyncio load generator in this process
 that keeps every answered request id.
 
 * **load c=16 / c=64** — ``--seconds`` of sustained load each: every response must be

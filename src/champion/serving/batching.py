@@ -9,12 +9,12 @@ estimator — is paid once per batch instead of once per request.
 
 Where the calls run: in a batch of at most ``inline_rows`` rows (by default the most that
 HistGradientBoosting's stacked trees take before scikit-learn's own per-tree loop), the
-models with the compiled numpy path are scored on the event loop itself (0.05–0.4 ms
-here). Handing it to a thread cost more than the call: the scoring
-thread and the loop took the GIL from each other at every numpy and booster call, which
-tripled the CPU time of a batch, and every hand-back woke the loop through its
-self-pipe (measured at c=16: 2,140 → 3,110 req/s). Pipeline-path models and large
-batches (milliseconds each) go to one dedicated thread so the loop keeps answering.
+models with the compiled numpy path are scored on the event loop itself: such a call is
+a fraction of a millisecond, and handing it to a thread costs more than the call — the
+thread and the loop take the GIL from each other at every numpy and booster call, and
+every hand-back wakes the loop through its self-pipe (docs/benchmarks.md). Pipeline-path
+models and large batches (milliseconds each) go to one dedicated thread so the loop
+keeps answering.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fast prediction: the fitted preprocessing compiled to numpy, checked before use.
 
-A one-row call of a scikit-learn pipeline costs 4–13 ms, almost all of it in pandas and
-the ColumnTransformer; the estimator on a numpy row costs ~0.3 ms. So the fitted
+A one-row call of a scikit-learn pipeline spends nearly all its time in pandas and the
+ColumnTransformer, not in the estimator (docs/benchmarks.md). So the fitted
 preprocessing of a champion pipeline (median imputation and scaling of numerics, one-hot
 encoding of categoricals) is turned into array operations reading the learned state, and
 the estimator is called on the result.
@@ -194,9 +194,9 @@ class CompiledPredictor:
 
 
 def _direct_call(estimator: Any) -> Any:
-    """The booster's own predict for LightGBM and XGBoost (skipping ~0.5 ms of input
-    checks per call in their scikit-learn wrappers), all trees at once for scikit-learn's
-    HistGradientBoosting (~2 ms per call otherwise), or None.
+    """The booster's own predict for LightGBM and XGBoost (skipping the input checks of
+    their scikit-learn wrappers on every call), all trees at once for scikit-learn's
+    HistGradientBoosting (see :mod:`champion.serving.forest`), or None.
 
     The boosters predict on one thread: served batches are a few rows, where a second
     OpenMP thread doubles the CPU time of a call and saves no wall time."""

@@ -1,11 +1,12 @@
 """HistGradientBoosting trees evaluated all at once with numpy.
 
 scikit-learn predicts a HistGradientBoosting model one tree at a time, each through a
-small OpenMP call: ~8 µs per tree whatever the batch, so a 244-tree model costs ~2 ms for
-a single row — most of a request's budget. Here every tree's nodes are stacked into flat
-arrays and a batch walks all trees together, one level per step (four gathers, an add
-and a comparison over all (row, tree) pairs; a pair at its leaf stays there), then the
-leaves are added in sklearn's order, so the result is bit-identical.
+small OpenMP call whose set-up costs the same whatever the batch, so a model of a few
+hundred trees costs milliseconds for a single row — most of a request's budget. Here
+every tree's nodes are stacked into flat arrays and a batch walks all trees together,
+one level per step (four gathers, an add and a comparison over all (row, tree) pairs; a
+pair at its leaf stays there), then the leaves are added in sklearn's order, so the
+result is bit-identical.
 
 Used by the compiled path only for what it reproduces exactly — binary classification or
 regression, numeric splits, no missing values in the input (the compiled preprocessing
@@ -86,10 +87,9 @@ def hist_gradient_boosting_call(estimator: Any) -> Callable[[np.ndarray], np.nda
         return None
 
     def call(x: np.ndarray) -> np.ndarray:
-        # missing-value routing is the estimator's business; and from ~64-128 rows on
-        # its per-tree calls amortise and overtake the stacked walk (250 trees, depth 23,
-        # `python benchmarks/serving_parts.py`: 1 row 0.079 ms stacked vs 1.26 ms,
-        # 16 rows 0.40 vs 1.32, 48 rows 1.12 vs 1.92, 128 rows 3.12 vs 3.49)
+        # missing-value routing is the estimator's business; and on large batches its
+        # per-tree calls amortise and overtake the stacked walk (where:
+        # `python benchmarks/serving_parts.py`)
         if x.shape[0] > MAX_STACKED_ROWS or np.isnan(x).any():
             return estimator.predict_proba(x)[:, 1] if classifier else estimator.predict(x)
         return stacked.predict(x)

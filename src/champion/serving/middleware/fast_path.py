@@ -1,8 +1,8 @@
 """``POST /predict`` without FastAPI's request machinery, for well-formed bodies.
 
-Sampling the GIL under load showed the event loop holding it 93 % of the time, ~40 % of
-that in FastAPI's routing, dependency solving and body handling around a handler that
-needs none of it. This ASGI middleware serves the common case directly: a JSON object
+Under load the event loop is the bottleneck, and much of its time went to FastAPI's
+routing, dependency solving and body handling around a handler that needs none of it
+(docs/benchmarks.md). This ASGI middleware serves the common case directly: a JSON object
 with ``features`` (an object) and an optional ``user_id`` (a string of 1–256 characters,
 an integer, or null) and nothing else — exactly what :class:`PredictRequest` accepts
 without coercion. Anything else (another content type, invalid JSON, NaN literals, other
