@@ -141,6 +141,24 @@ def _api_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class _Scene:
+    """What every step of one demo run works with."""
+
+    console: Console
+    settings: Settings
+    story: DemoStory
+    source: Dataset
+    pools: Pools
+    cols: tuple[str, ...]
+    options: DemoOptions
+
+    @property
+    def shift(self) -> float | None:
+        """Numeric drift in SDs, or None for the original router's rule."""
+        return self.options.shift_sd if self.options.shift_sd > 0 else None
+
+
 @dataclass
 class _Run:
     """What the live part of the story produced, for the report."""
@@ -150,64 +168,42 @@ class _Run:
     outcome: lifecycle.EvaluationOutcome | None = None
 
 
-def _traffic_and_drift(
-    console: Console,
-    settings: Settings,
-    story: DemoStory,
-    source: Dataset,
-    pools: Pools,
-    cols: tuple[str, ...],
-    options: DemoOptions,
-) -> _Run:
+def _traffic_and_drift(scene: _Scene) -> _Run:
     """2–4: stable traffic and its drift check, drifted traffic, the drift-retrain step."""
-    url, seed = story.api_url, options.seed
-    shift = options.shift_sd if options.shift_sd > 0 else None
+    console, story, pools, seed = scene.console, scene.story, scene.pools, scene.options.seed
     stable = make_traffic(pools.live, pools.window_rows, seed=seed + 1)
-    sent = send_window(console, "2. stable traffic + labels", url, stable, source, seed + 1)
-    checked = lifecycle.check_served_drift(settings)
+    label = "2. stable traffic + labels"
+    sent = send_window(console, label, story.api_url, stable, scene.source, seed + 1)
+    checked = lifecycle.check_served_drift(scene.settings).result
     story.steps.append(
         StableTraffic(
-            sent.answered,
-            sent.labelled,
-            round(sent.rate),
-            checked.result.drifted,
-            checked.result.reason,
+            sent.answered, sent.labelled, round(sent.rate), checked.drifted, checked.reason
         )
     )
-    console.print(f"drift check on the served window: {checked.result.reason}")
+    console.print(f"drift check on the served window: {checked.reason}")
     drifted = make_traffic(
-        pools.live, pools.window_rows, seed=seed + 2, drift_cols=cols, shift_sd=shift
+        pools.live, pools.window_rows, seed=seed + 2, drift_cols=scene.cols, shift_sd=scene.shift
     )
-    label = f"3. traffic drifting in {', '.join(cols)}"
-    sent = send_window(console, label, url, drifted, source, seed + 2)
-    config = settings.training.config()
-    retrain = retrain_step(console, settings, config, options.mode, options.split_b)
+    label = f"3. traffic drifting in {', '.join(scene.cols)}"
+    sent = send_window(console, label, story.api_url, drifted, scene.source, seed + 2)
+    config = scene.settings.training.config()
+    retrain = retrain_step(
+        console, scene.settings, config, scene.options.mode, scene.options.split_b
+    )
     assert retrain.drift is not None  # no challenger existed: the drift check ran
-    console.print(drift_view(retrain.drift.result))
+    found = retrain.drift.result
+    console.print(drift_view(found))
     story.steps.append(
-        DriftedTraffic(
-            sent.answered,
-            sent.labelled,
-            retrain.drift.result.drifted,
-            list(retrain.drift.result.drifted_features),
-        )
+        DriftedTraffic(sent.answered, sent.labelled, found.drifted, list(found.drifted_features))
     )
     story.steps.append(Retrained(retrain.to_dict()))
     console.print(retrain.note)
-    return _Run({"stable": checked.result, "drifted": retrain.drift.result}, retrain)
+    return _Run({"stable": checked, "drifted": found}, retrain)
 
 
-def _experiment(
-    console: Console,
-    settings: Settings,
-    story: DemoStory,
-    source: Dataset,
-    pools: Pools,
-    cols: tuple[str, ...],
-    options: DemoOptions,
-    run: _Run,
-) -> None:
+def _experiment(scene: _Scene, run: _Run) -> None:
     """5–6: the experiment until a decision; after a promotion, the hot swap."""
+    story, options = scene.story, scene.options
     retrain = run.retrain
     assert retrain is not None and retrain.experiment is not None
     challenger = retrain.challenger
@@ -224,21 +220,21 @@ def _experiment(
         lambda b: b.get("experiment_id") == experiment_id,
     )
     decided, run.outcome = experiment_step(
-        console,
-        settings,
+        scene.console,
+        scene.settings,
         story,
-        pools,
-        source,
+        scene.pools,
+        scene.source,
         mode=options.mode,
         rounds=options.max_evaluations,
         eval_every=options.eval_every,
-        drift_cols=cols,
-        shift_sd=options.shift_sd if options.shift_sd > 0 else None,
+        drift_cols=scene.cols,
+        shift_sd=scene.shift,
         seed=options.seed,
     )
     story.steps.append(decided)
     if run.outcome.applied and run.outcome.applied.startswith("promoted"):
-        story.steps.append(hot_swap_step(story.api_url, challenger, pools, source))
+        story.steps.append(hot_swap_step(story.api_url, challenger, scene.pools, scene.source))
 
 
 def run_demo(
@@ -265,9 +261,10 @@ def run_demo(
     with local_api(_api_env(settings), workdir / "api.log") as api:
         story.api_url = api.url
         console.print(f"prediction API on {api.url} (docs at {api.url}/docs)")
-        run = _traffic_and_drift(console, settings, story, source, pools, cols, options)
+        scene = _Scene(console, settings, story, source, pools, cols, options)
+        run = _traffic_and_drift(scene)
         if run.retrain is not None and run.retrain.retrained:
-            _experiment(console, settings, story, source, pools, cols, options, run)
+            _experiment(scene, run)
     registry = open_registry(settings)
     story.final = {
         "seconds": round(time.perf_counter() - started, 1),
