@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from champion.errors import InvalidInputError
+
 #: Metrics where a larger value is better; every other metric is a loss.
 HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "r2"})
 CLASSIFICATION_METRICS = ("recall", "precision", "f1", "accuracy", "roc_auc", "log_loss")
@@ -144,7 +146,7 @@ def select(
     """Pick the candidate to ship (see the module docstring for the rule)."""
     usable = [c for c in candidates if metric in c.cv and search_loss in c.cv]
     if not usable:
-        raise ValueError("no candidate has cross-validated scores")
+        raise InvalidInputError("no candidate has cross-validated scores: raise the budget")
     anchor = min(usable, key=lambda c: c.cv[search_loss])
     direction = "highest" if metric in HIGHER_IS_BETTER else "lowest"
     if metric != "recall":
