@@ -25,11 +25,14 @@ def seed_rows(
     versions: tuple[str, str] = ("1", "2"),
     seed: int = 0,
     label_share: float = 1.0,
+    phase: int | None = None,
+    failed_b: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """``n`` predictions of a simulated experiment, labelled with known accuracies.
 
     Split: each row goes to B with probability ``split_b``. Shadow: every row is
-    answered by A and also scored by B. Returns the ground truth it wrote.
+    answered by A. Both models score every row either way (as the API logs them).
+    Returns the ground truth it wrote.
     """
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
@@ -39,10 +42,12 @@ def seed_rows(
     score_a = np.clip(pred_a * 0.6 + rng.random(n) * 0.4, 0, 1)
     score_b = np.clip(pred_b * 0.6 + rng.random(n) * 0.4, 0, 1)
     start = datetime(2026, 1, 1, tzinfo=UTC)
+    fails = rng.random(n) < failed_b  # the challenger failed: the user got A's answer
     rows, labels, ids = [], [], []
     for i in range(n):
         b = bool(to_b[i])
-        pred, score = (pred_b[i], score_b[i]) if b else (pred_a[i], score_a[i])
+        answered_b = b and not fails[i]
+        pred, score = (pred_b[i], score_b[i]) if answered_b else (pred_a[i], score_a[i])
         request_id = str(uuid.uuid4())
         ids.append(request_id)
         rows.append(
@@ -53,23 +58,42 @@ def seed_rows(
                 "user_id": f"u{i}",
                 "variant": "B" if b else "A",
                 "model_name": "m",
-                "model_version": versions[1] if b else versions[0],
+                "model_version": versions[1] if answered_b else versions[0],
                 "features": "{}",
                 "prediction": str(int(pred)),
                 "prediction_num": float(pred),
                 "probability": float(score),
-                "shadow_version": versions[1] if shadow else None,
-                "shadow_prediction": str(int(pred_b[i])) if shadow else None,
-                "shadow_prediction_num": float(pred_b[i]) if shadow else None,
-                "shadow_probability": float(score_b[i]) if shadow else None,
                 "latency_ms": 3.0,
+                "phase": phase,
+                **_model("a", versions[0], pred_a[i], score_a[i]),
+                **_model("b", versions[1], pred_b[i], score_b[i], failed=bool(fails[i])),
             }
         )
         if rng.random() < label_share:
             labels.append((request_id, int(y[i])))
     store.insert_predictions(rows)
     store.add_feedback(labels)
-    return {"y": y, "to_b": to_b, "pred_a": pred_a, "pred_b": pred_b, "score_a": score_a}
+    return {
+        "y": y,
+        "to_b": to_b,
+        "pred_a": pred_a,
+        "pred_b": pred_b,
+        "score_a": score_a,
+        "failed_b": fails,
+    }
+
+
+def _model(arm: str, version: str | None, pred, score, *, failed: bool = False) -> dict:
+    """One model's columns of a log row (both models score every request)."""
+    answered = version is not None and not failed
+    return {
+        f"version_{arm}": version,
+        f"prediction_{arm}": str(int(pred)) if answered else None,
+        f"prediction_{arm}_num": float(pred) if answered else None,
+        f"probability_{arm}": float(score) if answered else None,
+        f"latency_{arm}_ms": 1.0 if answered else None,
+        f"failed_{arm}": int(failed),
+    }
 
 
 def log_traffic(store: EventStore, frame, schema, *, labelled: bool) -> int:
@@ -90,11 +114,10 @@ def log_traffic(store: EventStore, frame, schema, *, labelled: bool) -> int:
                 "prediction": "0",
                 "prediction_num": 0.0,
                 "probability": 0.5,
-                "shadow_version": None,
-                "shadow_prediction": None,
-                "shadow_prediction_num": None,
-                "shadow_probability": None,
                 "latency_ms": 2.0,
+                "phase": None,
+                **_model("a", "1", 0, 0.5),
+                **_model("b", None, None, None),
             }
         )
         labels.append((request_id, int(label)))

@@ -176,7 +176,26 @@ class ABSettings(Group):
     precision_margin: float = setting(0.02, "CHAMPION_AB_PRECISION_MARGIN", ge=0)
     recall_margin: float = setting(0.02, "CHAMPION_AB_RECALL_MARGIN", ge=0)
     error_rate_margin: float = setting(0.01, "CHAMPION_AB_ERROR_RATE_MARGIN", ge=0)
-    latency_p95_margin_ms: float = setting(25.0, "CHAMPION_AB_LATENCY_MARGIN_MS", ge=0)
+    latency_margin_ms: float = setting(
+        25.0,
+        "CHAMPION_AB_LATENCY_MARGIN_MS",
+        ge=0,
+        description="Guardrail: how much slower B's scoring may be than A's, per row.",
+    )
+    label_maturity_s: float = setting(
+        0.0,
+        "CHAMPION_AB_LABEL_MATURITY",
+        ge=0,
+        description="Seconds a row must be old before it is compared: set it to the time "
+        "labels take to arrive, so late labels cannot bias the comparison.",
+    )
+    labels_independent: bool = setting(
+        False,
+        "CHAMPION_AB_LABELS_INDEPENDENT",
+        description="Split traffic: the label never depends on the answer served (e.g. "
+        "the outcome happens whatever the model said), so both models are compared on "
+        "every labelled row.",
+    )
 
     @model_validator(mode="after")
     def _horizon_after_minimum(self) -> ABSettings:

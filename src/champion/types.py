@@ -76,6 +76,13 @@ class Action(StrEnum):
         return self in (Action.PROMOTE, Action.REJECT)
 
 
+class Analysis(StrEnum):
+    """How an evaluation compares the two models."""
+
+    PAIRED = "paired"  # both models on every labelled row (labels cannot depend on the answer)
+    TRIGGERED = "triggered split"  # each arm's answers, on the rows where the models disagree
+
+
 class RegistryAction(StrEnum):
     """Alias moves recorded in the registry history."""
 

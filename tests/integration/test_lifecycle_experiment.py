@@ -8,14 +8,16 @@ evaluation did in MLflow: the comparison run, the aliases, the history.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
 
-from champion.abtest.evidence import build_evidence, interval_path
-from champion.abtest.sequential import paired, unpaired
+from champion.abtest import Policy, decide_frame, timeline_frame
+from champion.abtest.sequential import paired
 from champion.cli import main
 from champion.lifecycle import evaluate_and_promote, start_experiment
 from champion.predictionlog import EventStore
@@ -76,12 +78,31 @@ def test_arm_metrics_match_sklearn(settings, store) -> None:
         assert metrics[arm]["recall"] == pytest.approx(recall_score(y[mask], pred[mask]))
     mask = ~to_b
     assert metrics["A"]["roc_auc"] == pytest.approx(roc_auc_score(y[mask], truth["score_a"][mask]))
-    # the interval is the unpaired sequence of the per-row correctness
-    right_a = (truth["pred_a"] == y)[~to_b].astype(float)
-    right_b = (truth["pred_b"] == y)[to_b].astype(float)
-    expected = unpaired(right_a, right_b, alpha=0.05, n_star=settings.ab.n_star)
+    # the interval is decide_frame's on the same rows, read back from the log
+    expected = decide_frame(
+        _truth_frame(truth), settings.ab.policy(), task="classification", mode="hash", split_b=0.5
+    ).interval
     assert outcome.decision.interval.lower == pytest.approx(expected.lower)
     assert outcome.decision.interval.upper == pytest.approx(expected.upper)
+
+
+def _truth_frame(truth: dict) -> pd.DataFrame:
+    """The rows seed_rows wrote, as decide_frame takes them."""
+    n = truth["y"].size
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    created = [start + timedelta(seconds=i) for i in range(n)]
+    return pd.DataFrame(
+        {
+            "variant": np.where(truth["to_b"], "B", "A"),
+            "user_id": [f"u{i}" for i in range(n)],
+            "prediction_a": truth["pred_a"],
+            "prediction_b": np.where(truth["failed_b"], None, truth["pred_b"]),
+            "label": truth["y"],
+            "created_at": created,
+            "labelled_at": created,
+            "failed_b": truth["failed_b"],
+        }
+    )
 
 
 # -- decisions against simulated ground truth -------------------------------------------
@@ -173,7 +194,7 @@ def test_sample_ratio_mismatch_is_invalid_and_never_promoted(settings, store) ->
     seed_rows(store, "srm", n=10_000, acc_a=0.70, acc_b=0.80, split_b=0.45, seed=8)
     outcome = evaluate_and_promote(settings)
     assert outcome.decision.action == "invalid"
-    assert "sample-ratio mismatch" in outcome.decision.reasons[0]
+    assert "sample-ratio check" in outcome.decision.reasons[0]
     assert outcome.applied is None
     assert open_registry(settings).alias("challenger", refresh=True).version == "2"
 
@@ -181,16 +202,17 @@ def test_sample_ratio_mismatch_is_invalid_and_never_promoted(settings, store) ->
 def test_rows_of_other_versions_and_failures(settings, store) -> None:
     start(store, "mixed")
     seed_rows(store, "mixed", n=400, acc_a=0.9, acc_b=0.9, versions=("7", "8"), seed=9)
-    seed_rows(store, "mixed", n=1000, acc_a=0.8, acc_b=0.8, seed=10)
-    store.record_failure(
-        experiment_id="mixed", variant="B", model_version="2", requests=40, error="boom"
-    )
+    truth = seed_rows(store, "mixed", n=1000, acc_a=0.8, acc_b=0.95, failed_b=0.1, seed=10)
     outcome = evaluate_and_promote(settings, apply=False)
     assert outcome.ignored_rows == 400
     m = outcome.decision.metrics
-    assert m["A"]["requests"] + m["B"]["requests"] == 1040
-    assert m["B"]["error_rate"] == pytest.approx(40 / m["B"]["requests"])
-    assert any("guardrail error_rate" in r for r in outcome.decision.reasons)
+    assert m["A"]["requests"] + m["B"]["requests"] == 1000
+    failed_in_b = int((truth["failed_b"] & truth["to_b"]).sum())
+    assert m["B"]["error_rate"] == pytest.approx(failed_in_b / m["B"]["requests"])
+    guard = next(g for g in outcome.decision.guardrails if g.name == "error_rate")
+    assert guard.estimate == pytest.approx(truth["failed_b"].mean()) and not guard.passed
+    assert outcome.decision.action != "promote"  # B is more accurate, but fails 10 %
+    assert any(r.startswith("guardrail error_rate") for r in outcome.decision.reasons)
 
 
 def test_mode_off_or_no_experiment_evaluates_nothing(settings, store) -> None:
@@ -206,42 +228,30 @@ def test_start_experiment_gets_a_fresh_id(settings, store) -> None:
 
 
 # -- pure helpers --------------------------------------------------------------------
-def test_interval_path_is_the_sequence_on_prefixes() -> None:
-    rows = {k: [] for k in ("variant", "model_version", "label", "label_num", "prediction")}
+def test_the_sequence_over_time_is_each_looks_decision() -> None:
     rng = np.random.default_rng(0)
     n = 400
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     y = rng.integers(0, 2, n)
-    pred = np.where(rng.random(n) < 0.8, y, 1 - y)
-    data = {
-        "variant": ["A" if i % 2 else "B" for i in range(n)],
-        "model_version": ["1" if i % 2 else "2" for i in range(n)],
-        "label": [str(v) for v in y],
-        "label_num": [float(v) for v in y],
-        "prediction": [str(v) for v in pred],
-        "prediction_num": [float(v) for v in pred],
-        "probability": [None] * n,
-        "shadow_version": [None] * n,
-        "latency_ms": [1.0] * n,
-        "received_at": [t0 + timedelta(seconds=n - i) for i in range(n)],  # reverse arrival
-    }
-    rows.update(data)
-    ev = build_evidence(rows, {}, champion="1", challenger="2", task="classification", shadow=False)
-    looks = interval_path(ev, task="classification", alpha=0.05, n_star=1000, points=5)
-    last = looks[-1]
-    assert last.labelled == n
-    # the 100 last-arrived labels are the first 100 rows: the look at n=100 saw only them
-    at_100 = next(
-        look
-        for look in interval_path(ev, task="classification", alpha=0.05, n_star=1000, points=n)
-        if look.labelled == 100
+    frame = pd.DataFrame(
+        {
+            "variant": ["A" if i % 2 else "B" for i in range(n)],
+            "user_id": [f"u{i}" for i in range(n)],
+            "prediction_a": np.where(rng.random(n) < 0.7, y, 1 - y),
+            "prediction_b": np.where(rng.random(n) < 0.8, y, 1 - y),
+            "label": y,
+            "created_at": [t0] * n,
+            "labelled_at": [t0 + timedelta(seconds=n - i) for i in range(n)],  # reverse order
+        }
     )
-    first = np.arange(n) >= n - 100
-    right = (pred == y).astype(float)
-    a = right[first & (np.arange(n) % 2 == 1)]
-    b = right[first & (np.arange(n) % 2 == 0)]
-    expected = unpaired(a, b, alpha=0.05, n_star=1000)
-    assert at_100.lower == pytest.approx(expected.lower)
+    policy = Policy(min_labelled=10, n_star=1000)
+    rules = {"task": "classification", "mode": "random", "split_b": 0.5}
+    looks = timeline_frame(frame, policy, **rules, points=n)
+    assert looks[-1].labelled == n
+    at_100 = next(look for look in looks if look.labelled == 100)
+    # the 100 labels that arrived first are the last 100 rows: a look then saw only them
+    seen = decide_frame(frame.iloc[n - 100 :], policy, **rules)
+    assert (at_100.lower, at_100.upper) == pytest.approx((seen.interval.lower, seen.interval.upper))
 
 
 def test_migrate_upgrades_a_version_1_log(tmp_path) -> None:
@@ -252,10 +262,41 @@ def test_migrate_upgrades_a_version_1_log(tmp_path) -> None:
     with store.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE failures")
         conn.execute(update(schema_version).values(version=1))
-    assert store.migrate() == 2
+    assert store.migrate() == 3
     store.record_failure(experiment_id="e", variant="A", model_version="1", requests=3, error="x")
     assert store.failure_counts("e") == {("A", "1"): 3}
     store.dispose()
+
+
+def test_migrate_upgrades_a_version_2_log_with_its_shadow_rows(tmp_path) -> None:
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as old:  # the version-2 predictions table, two rows
+        old.executescript(V2_SCHEMA)
+    store = EventStore(f"sqlite:///{path}")
+    assert store.migrate() == 3
+    frame, ignored = store.experiment_frame("e", champion="1", challenger="2")
+    assert ignored == 1  # the B row of v2 had no champion prediction: not a pair
+    (row,) = frame.to_dict("records")
+    assert (row["variant"], row["prediction_a"], row["prediction_b"]) == ("A", 1, 0)
+    assert (row["probability_a"], row["probability_b"], row["failed_b"]) == (0.9, 0.2, False)
+    store.dispose()
+
+
+V2_SCHEMA = """
+CREATE TABLE champion_schema (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
+INSERT INTO champion_schema VALUES (1, 2);
+CREATE TABLE predictions (
+    request_id VARCHAR(36) PRIMARY KEY, created_at DATETIME NOT NULL,
+    experiment_id VARCHAR(64) NOT NULL, user_id VARCHAR(256), variant VARCHAR(16) NOT NULL,
+    model_name VARCHAR(256) NOT NULL, model_version VARCHAR(32) NOT NULL, features TEXT NOT NULL,
+    prediction TEXT NOT NULL, prediction_num FLOAT, probability FLOAT,
+    shadow_version VARCHAR(32), shadow_prediction TEXT, shadow_prediction_num FLOAT,
+    shadow_probability FLOAT, latency_ms FLOAT NOT NULL);
+INSERT INTO predictions VALUES ('r1', '2026-01-01 00:00:00.000000', 'e', 'u1', 'A', 'm', '1',
+    '{}', '1', 1.0, 0.9, '2', '0', 0.0, 0.2, 3.0);
+INSERT INTO predictions VALUES ('r2', '2026-01-01 00:00:01.000000', 'e', 'u2', 'B', 'm', '2',
+    '{}', '1', 1.0, 0.8, NULL, NULL, NULL, NULL, 3.0);
+"""
 
 
 # -- the command line ----------------------------------------------------------------

@@ -87,19 +87,26 @@ def test_random_routing_share_and_no_stickiness(api, rows) -> None:
     assert set(variants) == {"A", "B"}
 
 
-def test_shadow_logs_both_predictions(api, rows, store) -> None:
-    set_config(api.url, mode="shadow", experiment_id="shadow-test")
+@pytest.mark.parametrize("mode", ["shadow", "hash"])
+def test_both_models_score_every_request(api, rows, store, mode: str) -> None:
+    set_config(api.url, mode=mode, split_b=0.5, experiment_id=f"both-{mode}")
     with httpx.Client(timeout=10) as client:
         answers = [_post(client, api.url, rows[i], f"u{i}") for i in range(40)]
-    assert {a["variant"] for a in answers} == {"A"} and {a["model_version"] for a in answers} == {
-        "1"
-    }
+    if mode == "shadow":
+        assert {a["variant"] for a in answers} == {"A"}
+    else:
+        assert {a["variant"] for a in answers} == {"A", "B"}
     for answer in answers:
         row = store.prediction(answer["request_id"])
-        assert row["model_version"] == "1" and row["shadow_version"] == "2"
-        assert json.loads(row["prediction"]) == answer["prediction"]
-        assert json.loads(row["shadow_prediction"]) in (0, 1)
-        assert row["shadow_probability"] is not None
+        assert (row["version_a"], row["version_b"]) == ("1", "2")
+        assert (row["failed_a"], row["failed_b"]) == (0, 0)
+        assert row["latency_a_ms"] > 0 and row["latency_b_ms"] > 0
+        own = "a" if answer["variant"] == "A" else "b"  # the routed model answered
+        assert row["model_version"] == answer["model_version"] == row[f"version_{own}"]
+        assert json.loads(row[f"prediction_{own}"]) == answer["prediction"]
+        assert row[f"probability_{own}"] == pytest.approx(answer["probability"])
+        other = "b" if own == "a" else "a"
+        assert json.loads(row[f"prediction_{other}"]) in (0, 1)
 
 
 def test_2000_concurrent_requests_give_exactly_2000_rows(api, rows, store) -> None:
@@ -288,7 +295,7 @@ def test_a_shadow_experiment_through_the_api_is_evaluated(
     truth = np.array([labels[i] for i in picked])
     served = np.array([a["prediction"] for a in answers])
     shadow = np.array(
-        [json.loads(store.prediction(a["request_id"])["shadow_prediction"]) for a in answers]
+        [json.loads(store.prediction(a["request_id"])["prediction_b"]) for a in answers]
     )
     assert decision.metrics["A"]["labelled"] == len(picked)
     assert decision.metrics["A"]["accuracy"] == pytest.approx(float(np.mean(served == truth)))

@@ -9,23 +9,18 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from champion.abtest import Arm, Look, decide
+from champion.abtest import Look, Scenario, decide
+from champion.abtest.simulation import draw
 from champion.drift import build_profile, check_drift
 from champion.reports.ab import ab_section
 from champion.reports.console import decision_view, drift_view
 from champion.reports.demo import DemoReport, Experiment, LookRow, StoryLine, render_report
-from champion.types import Action, Task
+from champion.types import ABMode, Action
 
 
-def _decision(acc_b: float, n: int = 4000, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n).astype(float)
-    pa = np.where(rng.random(n) < 0.7, y, 1 - y)
-    pb = np.where(rng.random(n) < acc_b, y, 1 - y)
-    latency = np.full(n, 2.0)
-    return decide(
-        Arm(y, pa, latency, n, 0), Arm(y, pb, latency, n, 0), task=Task.CLASSIFICATION, split_b=0.5
-    )
+def _decision(acc_b: float, n: int = 8000, seed: int = 0):
+    s = Scenario(mode=ABMode.RANDOM, rows=n, tpr_a=0.7, tnr_a=0.7, tpr_b=acc_b, tnr_b=acc_b)
+    return decide(draw(s, np.random.default_rng(seed)), mode=ABMode.RANDOM)
 
 
 def _text(renderable) -> str:
@@ -51,7 +46,8 @@ def test_the_terminal_decision_view_shows_interval_tests_and_reasons() -> None:
     iv = decision.interval
     assert "Experiment e1" in text and "A (v1)" in text and "B (v2)" in text
     assert f"{iv.estimate:+.4f} in [{iv.lower:+.4f}, {iv.upper:+.4f}]" in text
-    assert "sample-ratio mismatch p" in text and "NOT valid under repeated looks" in text
+    assert "sample-ratio check p" in text and "NOT valid under repeated looks" in text
+    assert "guardrail recall: B - A" in text
     assert "decision: promote" in text and decision.reasons[0] in text
 
 

@@ -1,28 +1,43 @@
-"""A/B statistics (pure): anytime-valid confidence sequences, classical tests, the
-evidence of an experiment and the decision on it."""
+"""A/B statistics (pure): anytime-valid confidence sequences over randomisation units,
+the rule that decides on them, decisions on rows a user already has, and simulated
+experiments that check the rule."""
 
 from champion.abtest.classical import chi_square_accuracy, mcnemar, sample_ratio_mismatch
-from champion.abtest.decision import Arm, Decision, Policy, arm_metrics, decide, row_scores
-from champion.abtest.evidence import Evidence, Look, build_evidence, interval_path
+from champion.abtest.decision import Decision, GuardrailBound, Policy, decide, timeline, verdicts
+from champion.abtest.evidence import Evidence
+from champion.abtest.frame import decide_frame, evidence, timeline_frame
+from champion.abtest.looks import Look, Looks
+from champion.abtest.metrics import Arm, arm_metrics
+from champion.abtest.moments import Moments
 from champion.abtest.sequential import Interval, always_valid_p, half_width, paired, unpaired
+from champion.abtest.simulation import Outcome, Scenario, plan, simulate
 
 __all__ = [
     "Arm",
     "Decision",
     "Evidence",
+    "GuardrailBound",
     "Interval",
     "Look",
+    "Looks",
+    "Moments",
+    "Outcome",
     "Policy",
+    "Scenario",
     "always_valid_p",
     "arm_metrics",
-    "build_evidence",
     "chi_square_accuracy",
     "decide",
+    "decide_frame",
+    "evidence",
     "half_width",
-    "interval_path",
     "mcnemar",
     "paired",
-    "row_scores",
+    "plan",
     "sample_ratio_mismatch",
+    "simulate",
+    "timeline",
+    "timeline_frame",
     "unpaired",
+    "verdicts",
 ]

@@ -1,20 +1,21 @@
-"""Per-variant metrics, guardrails and the decision of an A/B evaluation (pure).
+"""The decision of an A/B evaluation: the rule, and the decision with its reasons (pure).
 
-The decision, in order (every reason that applies is spelled out):
+The rule, in order, on what a look sees (:mod:`.looks`):
 
-1. ``invalid`` — the arm counts do not match the configured split (sample-ratio
-   mismatch, p < ``srm_alpha``): the assignment is broken, nothing can be concluded.
-2. ``continue`` — an arm has fewer than ``min_labelled`` labelled rows.
-3. ``reject`` — the sequence says B is worse (upper bound < 0).
-4. ``promote`` — the sequence's lower bound clears ``promote_margin`` **and** no
-   guardrail is breached: B's precision and recall (classification) are not lower than
-   A's by more than their margins, its error rate not higher by more than its margin, its
-   p95 latency not higher by more than its margin.
+1. ``invalid`` — the units per arm do not match the configured split in some phase, or
+   the arms' label coverage differs: the comparison cannot be trusted. Both checks are
+   confidence sequences at ``srm_alpha``, so they too may be looked at as often as one
+   likes.
+2. ``continue`` — fewer than ``min_labelled`` labelled rows per arm (pairs, when paired).
+3. ``reject`` — the sequence says B is worse (its upper bound is below 0).
+4. ``promote`` — the lower bound clears ``promote_margin`` **and** every guardrail passes:
+   its own anytime-valid bound shows B no worse than A by more than its margin
+   (precision, recall, failure rate, scoring latency).
 5. ``reject`` — the horizon (``max_labelled`` labelled rows) is reached without 4.
 6. ``continue`` — otherwise.
 
-Guardrails compare point estimates with non-inferiority margins; the primary decision
-is the anytime-valid sequence, so evaluating as often as one likes stays honest.
+:func:`verdicts` applies the rule to any number of looks at once (what the simulations
+run); :func:`decide` applies it to one and spells out every reason.
 """
 
 from __future__ import annotations
@@ -22,29 +23,41 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import rankdata
 
 from champion.abtest.classical import chi_square_accuracy, mcnemar
-from champion.abtest.classical import sample_ratio_mismatch as srm_test
-from champion.abtest.sequential import Interval, paired, unpaired
+from champion.abtest.evidence import Evidence
+from champion.abtest.looks import Comparison, Look, Looks, LookStats
+from champion.abtest.metrics import Arm, arm_metrics
+from champion.abtest.sequential import Interval, always_valid_p, half_width
 from champion.errors import InvalidInputError
-from champion.types import Action, Task, TestResult, Variant
+from champion.types import ABMode, Action, Analysis, Task, TestResult
+
+#: Guardrail name -> (policy field of its margin, True when higher is better for B).
+GUARDRAILS: dict[str, tuple[str, bool]] = {
+    "precision": ("precision_margin", True),
+    "recall": ("recall_margin", True),
+    "error_rate": ("error_rate_margin", False),
+    "latency_ms": ("latency_margin_ms", False),
+}
+ACTIONS = (Action.INVALID, Action.CONTINUE, Action.REJECT, Action.PROMOTE, Action.REJECT)
 
 
 @dataclass(frozen=True)
 class Policy:
     """Thresholds of the evaluation; each name says its direction."""
 
-    alpha: float = 0.05  # two-sided level of the sequence
-    n_star: float = 10_000  # planned labelled rows (tunes where the sequence is tightest)
-    promote_margin: float = 0.0  # lower bound of B - A must exceed this
-    min_labelled: int = 200  # per arm
+    alpha: float = 0.05  # two-sided level of every sequence
+    n_star: float = 10_000  # planned labelled units (tunes where a sequence is tightest)
+    promote_margin: float = 0.0  # the lower bound of B - A must exceed this
+    min_labelled: int = 200  # labelled rows per arm (pairs, when paired) before deciding
     max_labelled: int = 40_000  # horizon, all arms together
-    srm_alpha: float = 0.001
+    srm_alpha: float = 0.001  # level of the split and label-coverage checks
     precision_margin: float = 0.02  # B may be at most this much below A
     recall_margin: float = 0.02
     error_rate_margin: float = 0.01  # B may be at most this much above A
-    latency_p95_margin_ms: float = 25.0
+    latency_margin_ms: float = 25.0  # B's scoring may be at most this much slower
+    label_maturity_s: float = 0.0  # rows younger than this are not compared yet
+    labels_independent: bool = False  # split traffic: labels never depend on the answer
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1 or not 0 < self.srm_alpha < 1:
@@ -54,18 +67,116 @@ class Policy:
                 f"need 2 <= min_labelled < max_labelled, got {self.min_labelled} and "
                 f"{self.max_labelled}"
             )
+        if self.n_star <= 0 or self.label_maturity_s < 0:
+            raise InvalidInputError("n_star must be positive and label_maturity_s >= 0")
 
 
 @dataclass(frozen=True)
-class Arm:
-    """What one variant produced: labelled rows and request outcomes."""
+class Verdicts:
+    """The rule's findings at each look (arrays, or numbers for one look)."""
 
-    y_true: np.ndarray  # labels of the labelled rows
-    y_pred: np.ndarray  # predictions of the same rows
-    latency_ms: np.ndarray  # every answered request
-    requests: int  # answered + failed
-    errors: int  # failed requests
-    y_score: np.ndarray | None = None  # P(positive) for ROC AUC, binary only
+    lower: np.ndarray  # the primary sequence's bounds of B - A
+    upper: np.ndarray
+    split_mismatch: np.ndarray  # some phase's share of B units is off its split
+    coverage_mismatch: np.ndarray  # the arms' label coverage differs
+    too_few: np.ndarray
+    guard_bounds: dict[str, np.ndarray]  # the bound that must clear the margin
+    guard_pass: dict[str, np.ndarray]
+    horizon: np.ndarray
+    action: np.ndarray  # index into ACTIONS
+
+
+def _arrays(c: Comparison) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    est, var, n = (np.asarray(v, dtype=np.float64) for v in (c.estimate, c.variance, c.units))
+    return est, var, n
+
+
+def _bounds(c: Comparison, alpha: float, n_star: float) -> tuple[np.ndarray, np.ndarray]:
+    """The confidence sequence's bounds (infinite where it has nothing to go on)."""
+    est, var, n = _arrays(c)
+    ok = np.isfinite(var) & (n > 1)
+    width = half_width(np.where(ok, var, 0.0), np.where(ok, n, 2.0), alpha, n_star)
+    return np.where(ok, est - width, -np.inf), np.where(ok, est + width, np.inf)
+
+
+def share_tests(stats: LookStats) -> list[Comparison]:
+    """Per split phase: the share of B units minus the split, with its null variance."""
+    out = []
+    for p in stats.phases:
+        if not 0 < p.split_b < 1:
+            continue
+        k = np.asarray(p.units_a, dtype=np.float64) + np.asarray(p.units_b, dtype=np.float64)
+        safe = np.where(k > 0, k, 1.0)
+        share = np.where(k > 0, np.asarray(p.units_b) / safe, p.split_b)
+        var = np.where(k > 1, p.split_b * (1 - p.split_b) / safe, np.inf)
+        out.append(Comparison(share - p.split_b, var, k))
+    return out
+
+
+def _excludes_zero(c: Comparison, alpha: float, n_star: float) -> np.ndarray:
+    lower, upper = _bounds(c, alpha, n_star)
+    return (lower > 0) | (upper < 0)
+
+
+def verdicts(stats: LookStats, policy: Policy) -> Verdicts:
+    """The rule at every look of ``stats``."""
+    lower, upper = _bounds(stats.primary, policy.alpha, policy.n_star)
+    shares = share_tests(stats)
+    split_mismatch = np.zeros(lower.shape, dtype=bool)
+    for c in shares:  # Bonferroni over the phases
+        split_mismatch |= _excludes_zero(c, policy.srm_alpha / len(shares), policy.n_star)
+    coverage_mismatch = np.zeros(lower.shape, dtype=bool)
+    if stats.coverage is not None:
+        coverage_mismatch = _excludes_zero(stats.coverage, policy.srm_alpha, policy.n_star)
+    la, lb = np.asarray(stats.labelled_a), np.asarray(stats.labelled_b)
+    labelled = la + lb
+    if stats.paired:
+        too_few = labelled < policy.min_labelled
+    else:
+        too_few = np.minimum(la, lb) < policy.min_labelled
+    bounds, passes = {}, {}
+    for name, comparison in stats.guardrails.items():
+        margin_field, higher_better = GUARDRAILS[name]
+        margin = getattr(policy, margin_field)
+        lo, hi = _bounds(comparison, policy.alpha, policy.n_star)
+        bounds[name] = lo if higher_better else hi
+        passes[name] = lo > -margin if higher_better else hi < margin
+    all_pass = np.logical_and.reduce([np.ones(lower.shape, dtype=bool), *passes.values()])
+    horizon = labelled >= policy.max_labelled
+    action = np.select(
+        [
+            split_mismatch | coverage_mismatch,
+            too_few,
+            upper < 0,
+            (lower > policy.promote_margin) & all_pass,
+            horizon,
+        ],
+        [0, 1, 2, 3, 4],
+        default=1,
+    )
+    return Verdicts(
+        lower, upper, split_mismatch, coverage_mismatch, too_few, bounds, passes, horizon, action
+    )
+
+
+@dataclass(frozen=True)
+class GuardrailBound:
+    """One guardrail at one look: B - A, the bound that must clear the margin, verdict."""
+
+    name: str
+    estimate: float
+    bound: float  # lower bound (higher-is-better metrics) or upper bound (the others)
+    margin: float
+    higher_is_better: bool
+    passed: bool
+
+    def describe(self) -> str:
+        side = f"> -{self.margin:g}" if self.higher_is_better else f"< {self.margin:g}"
+        verdict = "passes" if self.passed else "not shown yet"
+        return (
+            f"guardrail {self.name}: B - A {self.estimate:+.4f}, bound {self.bound:+.4f} "
+            f"(must be {side}): {verdict}"
+        )
 
 
 @dataclass(frozen=True)
@@ -78,11 +189,14 @@ class Decision:
     chi_square: TestResult | None  # fixed-horizon, NOT valid under repeated looks
     mcnemar: TestResult | None
     metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    guardrails: tuple[GuardrailBound, ...] = ()
+    coverage: tuple[float, float] | None = None  # labelled share of mature rows, A and B
+    analysis: str = ""
 
     @property
     def labelled(self) -> tuple[int, int]:
         """Labelled rows behind the decision: (A, B); the same number twice when paired."""
-        a, b = (int(self.metrics[v].get("labelled") or 0) for v in Variant)
+        a, b = (int(self.metrics[v].get("labelled") or 0) for v in ("A", "B"))
         return a, b
 
     def to_dict(self) -> dict[str, object]:
@@ -98,6 +212,7 @@ class Decision:
         return {
             "action": self.action,
             "reasons": list(self.reasons),
+            "analysis": self.analysis,
             "paired": self.paired,
             "interval": {
                 "estimate": iv.estimate,
@@ -107,6 +222,8 @@ class Decision:
                 "alpha": iv.alpha,
                 "p_value": iv.p_value,
             },
+            "guardrails": [{**g.__dict__, "bound": finite(g.bound)} for g in self.guardrails],
+            "coverage": list(self.coverage) if self.coverage else None,
             "srm": test(self.srm),
             "chi_square_fixed_horizon": test(self.chi_square),
             "mcnemar": test(self.mcnemar),
@@ -114,192 +231,189 @@ class Decision:
         }
 
 
-def row_scores(arm: Arm, task: Task) -> np.ndarray:
-    """Per-row score: 1/0 correct (classification), minus the absolute error (regression)."""
-    if task == Task.CLASSIFICATION:
-        return (arm.y_true == arm.y_pred).astype(np.float64)
-    return -np.abs(arm.y_true.astype(np.float64) - arm.y_pred.astype(np.float64))
-
-
-def _precision_recall(y: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
-    """Binary (positive = the larger label) or macro-averaged precision, recall, F1."""
-    classes = np.unique(np.concatenate([y, pred]))
-    targets = classes[-1:] if classes.size <= 2 else classes
-    values = []
-    for c in targets:
-        tp = float(np.sum((pred == c) & (y == c)))
-        predicted, actual = float(np.sum(pred == c)), float(np.sum(y == c))
-        p = tp / predicted if predicted else 0.0
-        r = tp / actual if actual else 0.0
-        values.append((p, r, 2 * p * r / (p + r) if p + r else 0.0))
-    return tuple(float(np.mean(v)) for v in zip(*values, strict=True))  # type: ignore[return-value]
-
-
-def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    """ROC AUC by the rank (Mann-Whitney) formula; None without both classes."""
-    positive = y == np.unique(y).max()
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return None
-    ranks = rankdata(score)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def arm_metrics(arm: Arm, task: Task) -> dict[str, float | None]:
-    labelled = int(arm.y_true.size)
-    out: dict[str, float | None] = {
-        "requests": float(arm.requests),
-        "labelled": float(labelled),
-        "label_coverage": labelled / max(arm.requests - arm.errors, 1),
-        "error_rate": arm.errors / arm.requests if arm.requests else 0.0,
-        "latency_p95_ms": float(np.percentile(arm.latency_ms, 95)) if arm.latency_ms.size else None,
-    }
-    if labelled == 0:
-        return out
-    if task == Task.CLASSIFICATION:
-        precision, recall, f1 = _precision_recall(arm.y_true, arm.y_pred)
-        out.update(
-            accuracy=float(np.mean(arm.y_true == arm.y_pred)),
-            precision=precision,
-            recall=recall,
-            f1=f1,
-            roc_auc=_auc(arm.y_true, arm.y_score) if arm.y_score is not None else None,
+def _guardrail_bounds(stats: LookStats, v: Verdicts, policy: Policy) -> tuple[GuardrailBound, ...]:
+    out = []
+    for name, comparison in stats.guardrails.items():
+        margin_field, higher_better = GUARDRAILS[name]
+        out.append(
+            GuardrailBound(
+                name,
+                float(comparison.estimate),
+                float(v.guard_bounds[name]),
+                float(getattr(policy, margin_field)),
+                higher_better,
+                bool(v.guard_pass[name]),
+            )
         )
-    else:
-        y = arm.y_true.astype(np.float64)
-        err = y - arm.y_pred.astype(np.float64)
-        total = float(((y - y.mean()) ** 2).sum())
-        out.update(
-            mae=float(np.abs(err).mean()),
-            rmse=float(np.sqrt((err**2).mean())),
-            r2=1.0 - float((err**2).sum()) / total if total > 0 else None,
-        )
-    return out
+    return tuple(out)
 
 
-def _guardrails(ma: dict, mb: dict, task: Task, policy: Policy) -> list[str]:
-    breaches = []
-    checks = [("error_rate", policy.error_rate_margin, +1)]
-    if task == Task.CLASSIFICATION:
-        checks += [("precision", policy.precision_margin, -1), ("recall", policy.recall_margin, -1)]
-    for name, margin, worse in checks:
-        a, b = ma.get(name), mb.get(name)
-        if a is not None and b is not None and worse * (b - a) > margin:
-            breaches.append(f"guardrail {name}: B {b:.4f} vs A {a:.4f} (margin {margin:g})")
-    a, b = ma.get("latency_p95_ms"), mb.get("latency_p95_ms")
-    if a is not None and b is not None and b - a > policy.latency_p95_margin_ms:
-        breaches.append(
-            f"guardrail p95 latency: B {b:.1f} ms vs A {a:.1f} ms "
-            f"(margin {policy.latency_p95_margin_ms:g} ms)"
-        )
-    return breaches
-
-
-@dataclass(frozen=True)
-class _Statistics:
-    """The arms as compared (the paired rows' when paired) and every test on them."""
-
-    a: Arm
-    b: Arm
-    paired: bool
-    interval: Interval
-    n_a: int  # labelled rows behind the interval (pairs: the same number twice)
-    n_b: int
-    srm: TestResult | None
-    chi_square: TestResult | None
-    mcnemar: TestResult | None
-
-
-def _statistics(
-    a: Arm,
-    b: Arm,
-    task: Task,
-    split_b: float,
+def _reasons(
+    stats: LookStats,
+    v: Verdicts,
     policy: Policy,
-    paired_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-) -> _Statistics:
-    if paired_rows is None:
-        sa, sb = row_scores(a, task), row_scores(b, task)
-        n_a, n_b = int(sa.size), int(sb.size)
-        chi = None
-        if task == Task.CLASSIFICATION:
-            chi = chi_square_accuracy(int(sa.sum()), n_a, int(sb.sum()), n_b)
-        interval = unpaired(sa, sb, alpha=policy.alpha, n_star=policy.n_star)
-        return _Statistics(
-            a, b, False, interval, n_a, n_b, srm_test(a.requests, b.requests, split_b), chi, None
-        )
-    y, pa, pb = paired_rows
-    # both models scored the same rows: metrics and scores come from those rows
-    a = Arm(y, pa, a.latency_ms, a.requests, a.errors)
-    b = Arm(y, pb, b.latency_ms, b.requests, b.errors)
-    sa, sb = row_scores(a, task), row_scores(b, task)
-    interval = paired(sb - sa, alpha=policy.alpha, n_star=policy.n_star)
-    mcn = None
-    if task == Task.CLASSIFICATION:
-        mcn = mcnemar(int(((sa == 1) & (sb == 0)).sum()), int(((sa == 0) & (sb == 1)).sum()))
-    return _Statistics(a, b, True, interval, int(y.size), int(y.size), None, None, mcn)
-
-
-def _rule(
-    s: _Statistics,
-    metrics: dict[str, dict[str, float | None]],
-    task: Task,
-    split_b: float,
-    policy: Policy,
-) -> tuple[Action, list[str]]:
-    """The decision rule of the module docstring, in its order, with every reason."""
-    iv = s.interval
-    bounds = f"B - A in [{iv.lower:+.4f}, {iv.upper:+.4f}] (p={iv.p_value:.3g})"
-    if s.srm is not None and s.srm.p_value < policy.srm_alpha:
-        return Action.INVALID, [
-            f"sample-ratio mismatch: {s.a.requests} A / {s.b.requests} B requests for a "
-            f"{1 - split_b:.0%}/{split_b:.0%} split (p={s.srm.p_value:.2g} < {policy.srm_alpha:g})"
-        ]
-    if min(s.n_a, s.n_b) < policy.min_labelled:
-        return Action.CONTINUE, [
-            f"not enough labels yet: A {s.n_a}, B {s.n_b}, need {policy.min_labelled} per arm"
-        ]
-    if iv.upper < 0:
-        return Action.REJECT, [f"B is worse: {bounds}"]
-    breaches = _guardrails(metrics[Variant.A], metrics[Variant.B], task, policy)
-    if iv.lower > policy.promote_margin and not breaches:
-        return Action.PROMOTE, [f"B is better: {bounds}, lower bound > {policy.promote_margin:g}"]
+    interval: Interval,
+    guards: tuple[GuardrailBound, ...],
+) -> list[str]:
+    """Every finding that bears on the action, in the rule's order."""
+    bounds = f"B - A in [{interval.lower:+.4f}, {interval.upper:+.4f}] (p={interval.p_value:.3g})"
+    action = ACTIONS[int(v.action)]
     reasons = []
-    if iv.lower > policy.promote_margin:
-        reasons.append(f"B is better on the primary metric ({bounds}) but:")
-    reasons.extend(breaches)
-    labelled = s.n_a if s.paired else s.n_a + s.n_b  # pairs count once
-    if labelled >= policy.max_labelled:
-        reasons.append(f"horizon reached: {labelled} labelled rows >= {policy.max_labelled}")
-        return Action.REJECT, reasons
-    if not breaches:
+    if bool(v.split_mismatch):
+        for p in stats.phases:
+            reasons.append(
+                f"sample-ratio check: {int(p.units_a)} A / {int(p.units_b)} B units for a "
+                f"{1 - p.split_b:.0%}/{p.split_b:.0%} split"
+            )
+        reasons.append("the assignment does not match the split: nothing can be concluded")
+    if bool(v.coverage_mismatch):
+        reasons.append(
+            f"label coverage differs between the arms: A {float(stats.coverage_a):.1%}, B "
+            f"{float(stats.coverage_b):.1%} of the rows old enough to be labelled; labels "
+            "that arrive unevenly bias the comparison (CHAMPION_AB_LABEL_MATURITY)"
+        )
+    if action == Action.INVALID:
+        return reasons
+    la, lb = int(stats.labelled_a), int(stats.labelled_b)
+    if bool(v.too_few):
+        counts = f"{la + lb} pairs" if stats.paired else f"A {la}, B {lb}"
+        return [f"not enough labels yet: {counts}, need {policy.min_labelled} per arm"]
+    if float(v.upper) < 0:
+        return [f"B is worse: {bounds}"]
+    better = float(v.lower) > policy.promote_margin
+    if better:
+        reasons.append(f"B is better: {bounds}, lower bound > {policy.promote_margin:g}")
+    reasons.extend(g.describe() for g in guards if better or not g.passed)
+    if action == Action.PROMOTE:
+        return reasons
+    if bool(v.horizon):
+        total = la + lb
+        reasons.append(f"horizon reached: {total} labelled rows >= {policy.max_labelled}")
+    elif not better:
         reasons.append(f"no decision yet: {bounds}")
-    return Action.CONTINUE, reasons
+    return reasons
+
+
+def _arms(ev: Evidence, now: float, paired: bool, maturity: float) -> tuple[Arm, Arm]:
+    """The per-arm figures' inputs: each arm's served rows (split), or each model on
+    every row (paired)."""
+    created = ev.created <= now
+    entered = ev.entered(maturity) <= now
+    arms = []
+    for is_b, answer, latency, failed, prob in (
+        (False, ev.answer_a, ev.latency_a, ev.failed_a, ev.prob_a),
+        (True, ev.answer_b, ev.latency_b, ev.failed_b, ev.prob_b),
+    ):
+        rows = created if paired else created & (ev.served_b == is_b)
+        scored = entered & rows
+        pred = answer if paired else ev.served
+        arms.append(
+            Arm(
+                ev.label[scored],
+                pred[scored],
+                latency[rows],
+                int(rows.sum()),
+                int((failed & rows).sum()),
+                prob[scored],
+            )
+        )
+    return arms[0], arms[1]
+
+
+def _classical(
+    ev: Evidence, now: float, paired: bool, maturity: float
+) -> tuple[TestResult | None, TestResult | None]:
+    """The fixed-horizon chi-square (split) or McNemar (paired) on accuracy, reported
+    beside the sequence; classification only."""
+    if ev.task != Task.CLASSIFICATION:
+        return None, None
+    entered = ev.entered(maturity) <= now
+    if paired:
+        right_a, right_b = ev.score_a[entered] == 1, ev.score_b[entered] == 1
+        return None, mcnemar(int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum()))
+    right = np.where(ev.served_b, ev.score_b, ev.score_a) == 1
+    a, b = entered & ~ev.served_b, entered & ev.served_b
+    return chi_square_accuracy(
+        int((right & a).sum()), int(a.sum()), int((right & b).sum()), int(b.sum())
+    ), None
+
+
+def _srm(stats: LookStats, n_star: float) -> TestResult | None:
+    tests = share_tests(stats)
+    if not tests:
+        return None
+    ps = [
+        always_valid_p(float(c.estimate), float(c.variance), int(c.units), n_star)
+        if np.isfinite(c.variance)
+        else 1.0
+        for c in tests
+    ]
+    worst = max(abs(float(c.estimate)) for c in tests)
+    return TestResult(worst, min(1.0, min(ps) * len(tests)))
 
 
 def decide(
-    a: Arm,
-    b: Arm,
-    *,
-    task: Task,
-    split_b: float,
-    policy: Policy | None = None,
-    paired_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ev: Evidence, policy: Policy | None = None, *, mode: ABMode, now: float | None = None
 ) -> Decision:
-    """Decide on B vs A. ``paired_rows`` = (y_true, pred_A, pred_B) of rows both scored
-    (shadow mode): then the paired sequence and McNemar are used, and no SRM check."""
+    """The decision on ``ev`` as of ``now`` (default: its latest event)."""
     policy = policy or Policy()
-    task = Task(task)
-    s = _statistics(a, b, task, split_b, policy, paired_rows)
-    metrics = {Variant.A.value: arm_metrics(s.a, task), Variant.B.value: arm_metrics(s.b, task)}
-    action, reasons = _rule(s, metrics, task, split_b, policy)
-    return Decision(
-        action,
-        tuple(reasons),
-        s.interval,
-        s.paired,
-        s.srm,
-        s.chi_square,
-        s.mcnemar,
-        metrics,
+    paired = mode == ABMode.SHADOW or policy.labels_independent
+    if now is None:
+        times = np.concatenate([ev.created, ev.labelled_at[np.isfinite(ev.labelled_at)]])
+        now = float(times.max()) if times.size else 0.0
+    looks = Looks(ev, paired=paired, split=mode != ABMode.SHADOW, maturity=policy.label_maturity_s)
+    stats = looks.at(now)
+    v = verdicts(stats, policy)
+    p = stats.primary
+    interval = Interval(
+        estimate=float(p.estimate),
+        lower=float(v.lower),
+        upper=float(v.upper),
+        n=int(p.units),
+        variance=float(p.variance),
+        alpha=policy.alpha,
+        p_value=always_valid_p(float(p.estimate), float(p.variance), int(p.units), policy.n_star)
+        if np.isfinite(p.variance)
+        else 1.0,
     )
+    guards = _guardrail_bounds(stats, v, policy)
+    arm_a, arm_b = _arms(ev, now, paired, policy.label_maturity_s)
+    chi, mcn = _classical(ev, now, paired, policy.label_maturity_s)
+    coverage = None
+    if stats.coverage_a is not None and stats.coverage_b is not None:
+        coverage = (float(stats.coverage_a), float(stats.coverage_b))
+    return Decision(
+        action=ACTIONS[int(v.action)],
+        reasons=tuple(_reasons(stats, v, policy, interval, guards)),
+        interval=interval,
+        paired=paired,
+        srm=_srm(stats, policy.n_star),
+        chi_square=chi,
+        mcnemar=mcn,
+        metrics={"A": arm_metrics(arm_a, ev.task), "B": arm_metrics(arm_b, ev.task)},
+        guardrails=guards,
+        coverage=coverage,
+        analysis=Analysis.PAIRED if paired else Analysis.TRIGGERED,
+    )
+
+
+def timeline(ev: Evidence, policy: Policy, *, mode: ABMode, points: int = 60) -> list[Look]:
+    """The primary sequence as the labels arrived: at up to ``points`` moments, the
+    interval a look at that moment saw."""
+    paired = mode == ABMode.SHADOW or policy.labels_independent
+    entered = ev.entered(policy.label_maturity_s)
+    times = np.sort(entered[np.isfinite(entered)])
+    if times.size < 2:
+        return []
+    picks = np.unique(np.linspace(1, times.size - 1, num=min(points, times.size - 1)).astype(int))
+    at = times[picks]
+    looks = Looks(ev, paired=paired, split=mode != ABMode.SHADOW, maturity=policy.label_maturity_s)
+    stats = looks.at(at)
+    lower, upper = _bounds(stats.primary, policy.alpha, policy.n_star)
+    labelled = np.asarray(stats.labelled_a) + np.asarray(stats.labelled_b)
+    estimate = np.asarray(stats.primary.estimate)
+    return [
+        Look(int(labelled[i]), float(estimate[i]), float(lower[i]), float(upper[i]))
+        for i in range(at.size)
+        if np.isfinite(lower[i])
+    ]

@@ -1,158 +1,122 @@
-"""From logged rows to the arms of an evaluation, and the sequence over time (pure).
+"""The rows of an experiment as arrays, and what each row says about the two models (pure).
 
-The input is the prediction log of one experiment as columns (what
-:meth:`champion.predictionlog.EventStore.experiment_rows` returns): only rows of the two
-versions under test count — a row answered by an older champion before a hot swap, or
-by a challenger that has since been replaced, belongs to another comparison.
+One row per served request: the arm it was routed to, its randomisation unit, the phase
+of the experiment it was served in, both models' predictions (both score every request),
+whether either failed, their scoring latencies, and the label with the time it arrived.
+
+A model that failed on a row is replaced there by the other model's prediction — the
+answer the user got instead — so a failure never looks like a correct answer, and is
+counted by the error-rate guardrail instead.
+
+Time: every quantity of a look at time ``T`` is a prefix of the rows in some order —
+served rows by creation time, labelled rows by the time they *entered* the comparison,
+which is when their label arrived or, with a label-maturity window ``w``, when the row
+became ``w`` old, whichever is later. :class:`Tracker` keeps those prefixes' moments, so a
+look at any time, or at a thousand times, costs a binary search.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from functools import cached_property
 
 import numpy as np
 
-from champion.abtest.decision import Arm, row_scores
-from champion.abtest.sequential import paired, unpaired
-from champion.errors import InvalidInputError
-from champion.types import Task, Variant
+from champion.abtest.moments import Moments, at, running
+from champion.types import Task
+
+#: Scoring latencies above this are counted at this (a stalled call is slow, not infinite).
+LATENCY_CAP_MS = 1000.0
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """The arms of champion (A) and challenger (B), ready for :func:`decide`."""
+    """The experiment's rows (arrays of one length; times in seconds)."""
 
-    a: Arm
-    b: Arm
-    paired_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # shadow: (y, pred A, pred B)
-    arrival_a: np.ndarray  # label arrival times (epoch s) of A's labelled rows (or the pairs)
-    arrival_b: np.ndarray
-    ignored: int  # rows of the experiment answered by other versions
+    task: Task
+    served_b: np.ndarray  # bool: routed to the challenger
+    unit: np.ndarray  # int: randomisation unit (a user in hash mode, else the request)
+    phase: np.ndarray  # int: phase of the experiment (a new one at every split change)
+    split_b: np.ndarray  # float: the challenger's configured share in the row's phase
+    created: np.ndarray  # float: when the request was served
+    labelled_at: np.ndarray  # float: when its label arrived (nan: not yet)
+    label: np.ndarray  # float: the label (a class code for classification; nan: none)
+    pred_a: np.ndarray  # float: the champion's prediction (nan: none)
+    pred_b: np.ndarray  # float: the challenger's prediction (nan: none)
+    failed_a: np.ndarray  # bool: the champion took the row and failed
+    failed_b: np.ndarray
+    latency_a: np.ndarray  # float: the champion's scoring time, ms (nan: none)
+    latency_b: np.ndarray
+    prob_a: np.ndarray  # float: P(positive class) of binary classifiers (nan: none)
+    prob_b: np.ndarray
+    positive: tuple[float, ...] = ()  # class codes whose precision and recall are guarded
 
+    @property
+    def size(self) -> int:
+        return int(self.served_b.size)
 
-@dataclass(frozen=True)
-class Look:
-    """The sequence at one point in time."""
+    @cached_property
+    def answer_a(self) -> np.ndarray:
+        """The champion's answer, the challenger's where the champion failed."""
+        return np.where(np.isnan(self.pred_a), self.pred_b, self.pred_a)
 
-    labelled: int
-    estimate: float
-    lower: float
-    upper: float
+    @cached_property
+    def answer_b(self) -> np.ndarray:
+        return np.where(np.isnan(self.pred_b), self.pred_a, self.pred_b)
 
+    @cached_property
+    def served(self) -> np.ndarray:
+        """What the user got."""
+        return np.where(self.served_b, self.answer_b, self.answer_a)
 
-def _epoch(values: Sequence[Any]) -> np.ndarray:
-    out = np.empty(len(values), dtype=np.float64)
-    for i, v in enumerate(values):
-        out[i] = v.timestamp() if isinstance(v, datetime) else float("nan")
-    return out
+    @cached_property
+    def labelled(self) -> np.ndarray:
+        return ~np.isnan(self.labelled_at) & ~np.isnan(self.label)
 
+    def score(self, answer: np.ndarray) -> np.ndarray:
+        """Per-row score of ``answer``: 1/0 right (classification), minus the absolute
+        error (regression); 0 where there is no label."""
+        if self.task == Task.CLASSIFICATION:
+            out = (answer == self.label).astype(np.float64)
+        else:
+            out = -np.abs(self.label - answer)
+        return np.where(self.labelled, out, 0.0)
 
-def _values(rows: Mapping[str, Sequence[Any]], mask: np.ndarray, *names: str) -> list[np.ndarray]:
-    """Columns ``names`` (JSON text, each with a ``_num`` twin) at ``mask``: as numbers
-    when every value is a number, else all as their JSON text (so they compare alike)."""
-    idx = np.flatnonzero(mask)
-    numeric = [[rows[f"{n}_num"][i] for i in idx] for n in names]
-    if all(v is not None for col in numeric for v in col):
-        return [np.asarray(col, dtype=np.float64) for col in numeric]
-    return [np.asarray([rows[n][i] for i in idx], dtype=object).astype(str) for n in names]
+    @cached_property
+    def score_a(self) -> np.ndarray:
+        return self.score(self.answer_a)
 
+    @cached_property
+    def score_b(self) -> np.ndarray:
+        return self.score(self.answer_b)
 
-def build_evidence(
-    rows: Mapping[str, Sequence[Any]],
-    failures: Mapping[tuple[str, str], int],
-    *,
-    champion: str,
-    challenger: str,
-    task: Task,
-    shadow: bool,
-) -> Evidence:
-    """Arms of champion version ``champion`` and challenger version ``challenger``.
+    @cached_property
+    def triggered(self) -> np.ndarray:
+        """Rows where the two answers differ: elsewhere the arm cannot matter."""
+        return self.answer_a != self.answer_b
 
-    ``shadow``: B is read from the shadow scores the champion's rows carry (paired).
-    Regression needs numeric labels and predictions; classification compares them as
-    numbers when all are numbers, else as their JSON text.
-    """
-    variant = np.asarray(rows["variant"], dtype=object)
-    version = np.asarray(rows["model_version"], dtype=object).astype(str)
-    has_label = np.asarray([v is not None for v in rows["label"]], dtype=bool)
-    latency = np.asarray(rows["latency_ms"], dtype=np.float64)
-    arrival = _epoch(rows["received_at"])
-    in_a = (variant == Variant.A) & (version == champion)
-    shadow_version = np.asarray(rows["shadow_version"], dtype=object).astype(str)
-    in_b = (
-        in_a & (shadow_version == challenger)
-        if shadow
-        else (variant == Variant.B) & (version == challenger)
-    )
-    ignored = int(variant.size - (in_a | ((variant == Variant.B) & (version == challenger))).sum())
+    def entered(self, maturity: float) -> np.ndarray:
+        """When each labelled row entered the comparison (inf: never)."""
+        entry = np.maximum(self.labelled_at, self.created + maturity)
+        return np.where(self.labelled, entry, np.inf)
 
-    def arm(mask: np.ndarray, pred: str, proba: str, failed: int) -> Arm:
-        labelled = mask & has_label
-        y, p = _values(rows, labelled, "label", pred)
-        if task == Task.REGRESSION and y.dtype != np.float64:
-            raise InvalidInputError("regression needs numeric labels and predictions")
-        scores = [rows[proba][i] for i in np.flatnonzero(labelled)]
-        y_score = (
-            np.asarray(scores, dtype=np.float64)
-            if task == Task.CLASSIFICATION
-            and np.unique(y).size <= 2
-            and all(s is not None for s in scores)
-            else None
-        )
-        answered = int(mask.sum())
-        return Arm(y, p, latency[mask], answered + failed, failed, y_score)
-
-    a = arm(in_a, "prediction", "probability", failures.get((Variant.A, champion), 0))
-    if shadow:
-        b = arm(in_b, "shadow_prediction", "shadow_probability", 0)
-        both = in_b & has_label
-        y, pa, pb = _values(rows, both, "label", "prediction", "shadow_prediction")
-        return Evidence(a, b, (y, pa, pb), arrival[both], arrival[both], ignored)
-    b = arm(in_b, "prediction", "probability", failures.get((Variant.B, challenger), 0))
-    return Evidence(a, b, None, arrival[in_a & has_label], arrival[in_b & has_label], ignored)
+    def latency_difference(self) -> np.ndarray:
+        """Challenger minus champion scoring time per row, capped (nan: not both timed)."""
+        cap = LATENCY_CAP_MS
+        return np.minimum(self.latency_b, cap) - np.minimum(self.latency_a, cap)
 
 
-def interval_path(
-    evidence: Evidence, *, task: Task, alpha: float, n_star: float, points: int = 60
-) -> list[Look]:
-    """The confidence sequence as labels arrived: at up to ``points`` moments, the
-    interval computed from the labels known then (what a look at that moment saw)."""
-    if evidence.paired_rows is not None:
-        y, pa, pb = evidence.paired_rows
-        d = row_scores(Arm(y, pb, np.empty(0), 0, 0), task) - row_scores(
-            Arm(y, pa, np.empty(0), 0, 0), task
-        )
-        order = np.argsort(evidence.arrival_a, kind="stable")
-        d = d[order]
-        marks = _marks(d.size, points)
-        looks = []
-        for n in marks:
-            iv = paired(d[:n], alpha=alpha, n_star=n_star)
-            looks.append(Look(int(n), iv.estimate, iv.lower, iv.upper))
-        return looks
-    sa, sb = row_scores(evidence.a, task), row_scores(evidence.b, task)
-    times = np.concatenate([evidence.arrival_a, evidence.arrival_b])
-    is_b = np.concatenate([np.zeros(sa.size, bool), np.ones(sb.size, bool)])
-    order = np.argsort(times, kind="stable")
-    is_b = is_b[order]
-    rank_a = np.cumsum(~is_b)  # A rows known after the k-th label
-    rank_b = np.cumsum(is_b)
-    sa = sa[np.argsort(evidence.arrival_a, kind="stable")]
-    sb = sb[np.argsort(evidence.arrival_b, kind="stable")]
-    looks = []
-    for n in _marks(times.size, points):
-        na, nb = int(rank_a[n - 1]), int(rank_b[n - 1])
-        if na < 2 or nb < 2:
-            continue
-        iv = unpaired(sa[:na], sb[:nb], alpha=alpha, n_star=n_star)
-        looks.append(Look(int(n), iv.estimate, iv.lower, iv.upper))
-    return looks
+class Tracker:
+    """Moments of ``scores`` over the rows whose ``key`` time is at most ``T``, for any
+    ``T``; rows with a key of inf never count."""
 
+    def __init__(self, key: np.ndarray, scores: np.ndarray, units: np.ndarray) -> None:
+        keep = np.isfinite(key)
+        order = np.argsort(key[keep], kind="stable")
+        self.keys = key[keep][order]
+        self.table = running(scores[keep][order], units[keep][order])
 
-def _marks(n: int, points: int) -> list[int]:
-    if n < 2:
-        return []
-    return sorted({int(k) for k in np.linspace(2, n, num=min(points, n - 1))})
+    def at(self, now: float | np.ndarray) -> Moments:
+        """The moments at ``now`` — one time, or an array of times (then each field is an
+        array, one entry per time)."""
+        return at(self.table, np.searchsorted(self.keys, now, side="right"))

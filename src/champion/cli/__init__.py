@@ -15,6 +15,7 @@ import typer
 
 from champion.cli import (  # noqa: F401  (importing a module registers its commands)
     ab,
+    ab_simulate,
     demo,
     drift,
     lifecycle,

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 from rich.table import Table
 
+from champion.abtest import decide_frame
 from champion.cli.app import ab_app
 from champion.cli.common import JsonOpt, ModeOpt, Opt, SplitOpt, choice, console, split_share
+from champion.datasets import read_table
+from champion.errors import InvalidInputError
 from champion.lifecycle import EvaluationOutcome, evaluate_and_promote, start_experiment
 from champion.predictionlog import DEFAULT_EXPERIMENT, VariantStats, open_store
 from champion.reports.console import decision_view
 from champion.settings import load_settings
 from champion.tracking.registry import open_registry
-from champion.types import ABMode, Alias
+from champion.types import ABMode, Alias, Task
 
 
 def _figures(stats: list[VariantStats]) -> Table:
@@ -136,7 +140,33 @@ def ab_evaluate(
     promote: Annotated[
         bool, Opt("--promote", help="Act on the decision: promote or reject the challenger.")
     ] = False,
+    rows: Annotated[
+        Path | None,
+        Opt(help="Decide on a CSV/Parquet of rows instead (docs/statistics.md: the columns)."),
+    ] = None,
+    task: Annotated[str, Opt(help="--rows: classification | regression.")] = "classification",
+    mode: ModeOpt = None,
+    split_b: SplitOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate the experiment (logged to MLflow); with --promote, act on the decision."""
-    report_evaluation(evaluate_and_promote(load_settings(), apply=promote), as_json)
+    """Evaluate the experiment (logged to MLflow); with --promote, act on the decision.
+    With --rows, decide on a file of rows a user already has (nothing is logged)."""
+    if rows is None:
+        report_evaluation(evaluate_and_promote(load_settings(), apply=promote), as_json)
+        return
+    if promote:
+        raise InvalidInputError("--promote acts on the running experiment, not on --rows")
+    settings = load_settings()
+    routing = choice(ABMode, mode, "--mode") or settings.ab.mode
+    share = split_share(split_b)
+    decision = decide_frame(
+        read_table(rows),
+        settings.ab.policy(),
+        task=choice(Task, task, "--task") or Task.CLASSIFICATION,
+        mode=routing,
+        split_b=settings.ab.split_b if share is None else share,
+    )
+    if as_json:
+        console.print_json(json.dumps(decision.to_dict(), default=str))
+        return
+    console.print(decision_view(decision, experiment=str(rows), champion="A", challenger="B"))

@@ -11,7 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from champion.abtest import Decision, Evidence, Look, Policy, build_evidence, decide, interval_path
+import pandas as pd
+
+from champion.abtest import Decision, Look, Policy, decide_frame, timeline_frame
 from champion.errors import ConfigError, ConflictError, NotFoundError
 from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import DEFAULT_EXPERIMENT, ABConfig, EventStore
@@ -129,15 +131,11 @@ def _trial(ws: Workspace) -> Trial | EvaluationOutcome:
     return Trial(experiment, mode, split_b, champion, challenger, _task(ws, champion))
 
 
-def load_evidence(ws: Workspace, trial: Trial) -> Evidence:
-    """The arms of the two versions under test, from the prediction log."""
-    return build_evidence(
-        ws.store.experiment_rows(trial.experiment_id),
-        ws.store.failure_counts(trial.experiment_id),
-        champion=trial.champion.version,
-        challenger=trial.challenger.version,
-        task=trial.task,
-        shadow=trial.mode == ABMode.SHADOW,
+def load_rows(ws: Workspace, trial: Trial) -> tuple[pd.DataFrame, int]:
+    """The rows of the two versions under test (see :func:`champion.abtest.decide_frame`),
+    and how many rows of the experiment were left out."""
+    return ws.store.experiment_frame(
+        trial.experiment_id, champion=trial.champion.version, challenger=trial.challenger.version
     )
 
 
@@ -185,16 +183,10 @@ def evaluate_and_promote(
     trial = _trial(ws)
     if isinstance(trial, EvaluationOutcome):
         return trial
-    evidence = load_evidence(ws, trial)
-    decision = decide(
-        evidence.a,
-        evidence.b,
-        task=trial.task,
-        split_b=trial.split_b,
-        policy=policy,
-        paired_rows=evidence.paired_rows,
-    )
-    looks = interval_path(evidence, task=trial.task, alpha=policy.alpha, n_star=policy.n_star)
+    rows, ignored = load_rows(ws, trial)
+    rules = {"task": trial.task, "mode": trial.mode, "split_b": trial.split_b}
+    decision = decide_frame(rows, policy, **rules, now=datetime.now(UTC))
+    looks = timeline_frame(rows, policy, **rules)
     run, repeated = record_look(ws, trial, policy, decision, looks)
     outcome = EvaluationOutcome(
         trial.experiment_id,
@@ -204,7 +196,7 @@ def evaluate_and_promote(
         tuple(looks),
         run.run_id,
         repeated=repeated,
-        ignored_rows=evidence.ignored,
+        ignored_rows=ignored,
         note=f"{trial.mode} experiment {trial.experiment_id}",
     )
     if not apply or not decision.action.concludes:

@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import pandas as pd
 from sqlalchemy import Integer, func, select
 
-from champion.predictionlog.schema import failures, feedback, predictions
+from champion.predictionlog.schema import ab_config, failures, feedback, predictions
 
 
 @dataclass(frozen=True)
@@ -43,25 +44,31 @@ class LogReads:
         with self._tx("read failures") as conn:
             return {(v, m): int(n or 0) for v, m, n in conn.execute(query).all()}
 
-    def experiment_rows(self, experiment_id: str) -> dict[str, list[Any]]:
-        """Every prediction of an experiment with its label (None when none arrived yet),
-        as columns, oldest first: what an evaluation reads."""
-        p, f = predictions, feedback
+    def experiment_frame(
+        self, experiment_id: str, *, champion: str, challenger: str
+    ) -> tuple[pd.DataFrame, int]:
+        """The rows of an experiment that both versions under test took, as
+        :func:`champion.abtest.decide_frame` reads them (labels and predictions decoded,
+        each phase's split), oldest first; and how many of its rows were left out (served
+        before a version was loaded, or by another version)."""
+        p, f, c = predictions, feedback, ab_config
         columns = [
             p.c.created_at,
             p.c.variant,
-            p.c.model_version,
-            p.c.prediction,
-            p.c.prediction_num,
-            p.c.probability,
-            p.c.shadow_version,
-            p.c.shadow_prediction,
-            p.c.shadow_prediction_num,
-            p.c.shadow_probability,
-            p.c.latency_ms,
+            p.c.user_id,
+            p.c.phase,
+            p.c.version_a,
+            p.c.version_b,
+            p.c.prediction_a,
+            p.c.prediction_b,
+            p.c.probability_a,
+            p.c.probability_b,
+            p.c.latency_a_ms,
+            p.c.latency_b_ms,
+            p.c.failed_a,
+            p.c.failed_b,
             f.c.label,
-            f.c.label_num,
-            f.c.received_at,
+            f.c.received_at.label("labelled_at"),
         ]
         query = (
             select(*columns)
@@ -69,10 +76,21 @@ class LogReads:
             .where(p.c.experiment_id == experiment_id)
             .order_by(p.c.created_at)
         )
+        splits = select(c.c.id, c.c.split_b).where(c.c.experiment_id == experiment_id)
         with self._tx("read experiment") as conn:
             rows = conn.execute(query).all()
-        names = [c.name for c in columns]
-        return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+            phase_split = dict(conn.execute(splits).all())
+        frame = pd.DataFrame(rows, columns=[col.name for col in columns])
+        total = len(frame)
+        frame = frame[(frame["version_a"] == champion) & (frame["version_b"] == challenger)]
+        frame = frame.reset_index(drop=True)
+        for name in ("prediction_a", "prediction_b", "label"):
+            frame[name] = [orjson.loads(v) if isinstance(v, str) else None for v in frame[name]]
+        frame["phase"] = frame["phase"].fillna(0).astype(int)
+        frame["split_b"] = [phase_split.get(ph, float("nan")) for ph in frame["phase"]]
+        for name in ("failed_a", "failed_b"):
+            frame[name] = frame[name].fillna(0).astype(bool)
+        return frame, total - len(frame)
 
     def served_features(self, *, limit: int, since: datetime | None = None) -> list[dict[str, Any]]:
         """The features of the ``limit`` latest predictions (newer than ``since``)."""

@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2  # 2: the failures table
+SCHEMA_VERSION = 3  # 2: the failures table; 3: both models' answers, the phase
 metadata = MetaData()
 
 schema_version = Table(
@@ -44,11 +44,22 @@ predictions = Table(
     Column("prediction", Text, nullable=False),  # JSON scalar
     Column("prediction_num", Float),  # numeric form (regression / numeric labels)
     Column("probability", Float),  # classifiers: P(positive) binary, P(predicted) multiclass
-    Column("shadow_version", String(32)),  # shadow mode: the challenger also scored it
-    Column("shadow_prediction", Text),
-    Column("shadow_prediction_num", Float),
-    Column("shadow_probability", Float),
-    Column("latency_ms", Float, nullable=False),
+    Column("latency_ms", Float, nullable=False),  # the whole request, commit included
+    Column("phase", Integer),  # the A/B configuration in force (a new one per split change)
+    # Both models score every request while both are loaded: each one's answer on the row
+    # (the answered columns above repeat the one the user got).
+    *(
+        column
+        for arm in ("a", "b")
+        for column in (
+            Column(f"version_{arm}", String(32)),  # None: the model did not take the row
+            Column(f"prediction_{arm}", Text),  # JSON scalar; None: it failed
+            Column(f"prediction_{arm}_num", Float),
+            Column(f"probability_{arm}", Float),
+            Column(f"latency_{arm}_ms", Float),  # its model call
+            Column(f"failed_{arm}", Integer),  # 1: it took the row and failed
+        )
+    ),
     Index("ix_predictions_experiment_created", "experiment_id", "created_at"),
     Index("ix_predictions_created", "created_at"),
 )

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from champion.errors import BackendError, ConflictError, InvalidInputError, NotFoundError
+from champion.predictionlog.migrations import upgrade
 from champion.predictionlog.reads import LogReads
 from champion.predictionlog.schema import (
     SCHEMA_VERSION,
@@ -73,12 +74,14 @@ class ABConfig:
     updated_at: datetime
     updated_by: str
     note: str = ""
+    phase: int = 0  # the stored row's id: every change starts a phase of the experiment
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "experiment_id": self.experiment_id,
             "mode": self.mode,
             "split_b": self.split_b,
+            "phase": self.phase,
             "updated_at": self.updated_at.isoformat(),
             "updated_by": self.updated_by,
             "note": self.note,
@@ -169,8 +172,9 @@ class EventStore(LogReads):
                 f"the prediction log has schema version {found}, newer than this champion "
                 f"({SCHEMA_VERSION}); upgrade champion"
             )
-        if found < SCHEMA_VERSION:  # every upgrade so far only added tables (create_all)
+        if found < SCHEMA_VERSION:
             with self._tx("migrate") as conn:
+                upgrade(conn, found)
                 conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
         return SCHEMA_VERSION
 
@@ -345,6 +349,7 @@ class EventStore(LogReads):
             updated_at=updated,
             updated_by=row["updated_by"],
             note=row["note"] or "",
+            phase=int(row["id"]),
         )
 
     def set_ab_config(
@@ -356,7 +361,7 @@ class EventStore(LogReads):
             raise InvalidInputError(f"split_b must be in [0, 1], got {split_b}")
         now = datetime.now(UTC)
         with self._tx("write A/B config") as conn:
-            conn.execute(
+            result = conn.execute(
                 insert(ab_config).values(
                     experiment_id=experiment_id,
                     mode=mode,
@@ -366,7 +371,8 @@ class EventStore(LogReads):
                     note=note,
                 )
             )
-        return ABConfig(experiment_id, mode, split_b, now, updated_by, note)
+            phase = int(result.inserted_primary_key[0])
+        return ABConfig(experiment_id, mode, split_b, now, updated_by, note, phase)
 
 
 def open_store(settings: Settings) -> EventStore:

@@ -8,8 +8,7 @@ from html import escape
 
 import pandas as pd
 
-from champion.abtest.decision import Decision
-from champion.abtest.evidence import Look
+from champion.abtest import Decision, Look
 from champion.reports.html import table
 from champion.reports.svg import sequence_band
 
@@ -46,7 +45,7 @@ def ab_section(
     """The decision with its reasons, per-variant metrics and the sequence over time."""
     good = decision.action == "promote"
     iv = decision.interval
-    kind = "paired (shadow)" if decision.paired else "unpaired (split)"
+    kind = decision.analysis or ("paired" if decision.paired else "split")
     verdict = (
         f"<div class='verdict {'good' if good else 'bad'}'><b>{escape(decision.action)}</b>"
         f"{' — ' + escape(applied) if applied else ''}<br>B − A ({kind}, "
@@ -63,9 +62,22 @@ def ab_section(
             for n in names
         ],
     )
+    guards = table(
+        ["guardrail", "B − A", "bound", "must clear", "verdict"],
+        [
+            [
+                g.name,
+                f"{g.estimate:+.4f}",
+                f"{g.bound:+.4f}",
+                f"> −{g.margin:g}" if g.higher_is_better else f"< {g.margin:g}",
+                "passes" if g.passed else "not shown yet",
+            ]
+            for g in decision.guardrails
+        ],
+    )
     tests = []
     for label, test in (
-        ("sample-ratio mismatch", decision.srm),
+        ("sample-ratio check (anytime-valid)", decision.srm),
         ("McNemar (paired)", decision.mcnemar),
         (
             "chi-square on accuracy — fixed horizon, NOT valid under repeated looks",
@@ -83,6 +95,7 @@ def ab_section(
     return (
         f"<h2>{escape(heading)}</h2>{verdict}"
         "<h3>Confidence sequence of B − A over time</h3>"
-        f"{chart}<h3>Per-variant metrics</h3>{metrics}"
+        f"{chart}<h3>Guardrails (anytime-valid bounds)</h3>{guards}"
+        f"<h3>Per-variant metrics</h3>{metrics}"
         + (table(["test", "statistic", "p-value"], tests) if tests else "")
     )

@@ -83,19 +83,21 @@ def decision_view(
     for name in sorted({k for values in decision.metrics.values() for k in values}):
         table.add_row(name, _fmt(a.get(name)), _fmt(b.get(name)))
     iv = decision.interval
-    kind = "paired (shadow)" if decision.paired else "unpaired (split)"
+    kind = decision.analysis or ("paired" if decision.paired else "split")
     lines: list[RenderableType] = [
         table,
         f"B - A ({kind}, {1 - iv.alpha:.0%} anytime-valid): {iv.estimate:+.4f} "
         f"in [{iv.lower:+.4f}, {iv.upper:+.4f}], always-valid p = {iv.p_value:.3g}",
     ]
     for label, test in (
-        ("sample-ratio mismatch p", decision.srm),
+        ("sample-ratio check p (anytime-valid)", decision.srm),
         ("McNemar p", decision.mcnemar),
         ("chi-square p (fixed horizon, NOT valid under repeated looks)", decision.chi_square),
     ):
         if test is not None:
             lines.append(f"{label} = {test.p_value:.3g}")
+    for g in decision.guardrails:
+        lines.append(Text(f"  {g.describe()}"))
     style = STYLE.get(decision.action, "yellow")
     lines.append(f"decision: [bold {style}]{decision.action}[/]")
     lines.extend(Text(f"  - {reason}") for reason in decision.reasons)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -68,17 +69,21 @@ class MicroBatcher:
         for members in groups.values():
             model = batch[members[0]][0]
             rows = [row for i in members for row in batch[i][1]]
+            began = time.perf_counter()
             try:
                 scored = model.predictor.predict(rows)
-            except Exception as exc:  # answered as a 500 for these requests only
+            except Exception as exc:  # the requests of this call retry their own rows
                 for i in members:
                     results[i] = exc
                 continue
+            seconds = time.perf_counter() - began
             start = 0
             for i in members:
                 n = len(batch[i][1])
                 results[i] = Scored(
-                    scored.labels[start : start + n], scored.probability[start : start + n]
+                    scored.labels[start : start + n],
+                    scored.probability[start : start + n],
+                    seconds,
                 )
                 start += n
         return results

@@ -35,10 +35,11 @@ UNSEEN = "\x00champion-unseen\x00"
 
 @dataclass(frozen=True)
 class Scored:
-    """Predictions for a batch of rows."""
+    """Predictions for a batch of rows, and how long the model call that made them took."""
 
     labels: list[Any]
     probability: list[float | None]
+    seconds: float = 0.0
 
 
 class Predictor(Protocol):

@@ -40,6 +40,12 @@ class Metrics:
             ["slot", "path"],
             registry=self.registry,
         )
+        self.model_failures = Counter(
+            "champion_model_failures",
+            "Rows a model failed to score (its slot: champion or challenger).",
+            ["slot"],
+            registry=self.registry,
+        )
         self._served: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.feedback = Counter(
             "champion_feedback", "Labels received by outcome.", ["outcome"], registry=self.registry

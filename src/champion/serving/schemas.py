@@ -89,6 +89,7 @@ class ABConfigOut(BaseModel):
     experiment_id: str
     mode: ABMode
     split_b: float
+    phase: int = Field(0, description="Every change of the configuration starts a phase.")
     updated_at: str
     updated_by: str
     note: str

@@ -1,6 +1,11 @@
 """Serving a request, in four steps: plan (route and check every item, before any model
-runs) → score (the micro-batched model calls) → rows (the log rows and the responses) →
-commit (the group commit; a response is sent only after its row is durable).
+runs) → score (both models, whenever both are loaded: the routed one answers, the other's
+prediction, latency and failure are logged beside it) → rows (the log rows and the
+responses) → commit (the group commit; a response is sent only after its row is durable).
+
+A model that fails on a row never fails the response while the other model can answer
+it: the user gets the other model's answer, and the failure is logged against the model
+that failed, on that row. Only a row neither model can answer fails its request (500).
 
 Shared by the FastAPI routes and the ``/predict`` fast path.
 """
@@ -21,8 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from champion.errors import BackendError
 from champion.predictionlog import ABConfig, to_json, to_number
 from champion.predictionlog.ids import new_request_id
-from champion.serving.assignment import Route, route
-from champion.serving.compiled import Scored
+from champion.serving.assignment import route
 from champion.serving.loading import LoadedModel
 from champion.serving.schemas import PredictRequest, PredictResponse
 from champion.serving.state import ServingState
@@ -38,20 +42,22 @@ class Plan:
 
     request_id: str
     user_id: str | None
-    variant: Variant
-    model: LoadedModel  # the model that answers
-    shadow: bool  # the challenger scores the row too (shadow mode)
-    features: dict[str, Any]  # checked, in the answering model's signature order
+    variant: Variant  # the arm the request is routed to
+    features: dict[str, Any]  # checked against the routed model's signature
+    # the same row for each model, in its signature's order (None: it cannot take it)
+    inputs: tuple[dict[str, Any] | None, dict[str, Any] | None]
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
-    """What the models said about one planned request."""
+class Prediction:
+    """One model's answer on one row (None: it failed)."""
 
     label: Any
     probability: float | None
-    shadow_label: Any = None
-    shadow_probability: float | None = None
+    latency_ms: float
+
+
+Scores = list[Prediction | None]
 
 
 def plan(
@@ -62,135 +68,209 @@ def plan(
     *,
     batch: bool,
 ) -> tuple[list[Plan], list[dict[str, Any]]]:
-    """Route every item and check its features against the model that will answer it:
-    the plans, and the validation errors (each naming its field) if any."""
+    """Route every item and check its features against the routed model (the other
+    model takes the row too when its signature accepts it): the plans, and the
+    validation errors (each naming its field) if any."""
     plans: list[Plan] = []
     errors: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         request_id = new_request_id()
         user = None if item.user_id is None else str(item.user_id)
-        r = route(
+        variant = route(
             mode=config.mode,
             split_b=config.split_b,
             experiment_id=config.experiment_id,
             user_id=user,
             request_id=request_id,
             has_challenger=challenger is not None,
-        )
-        model = challenger if r.variant == Variant.B and challenger is not None else champion
+        ).variant
+        routed = challenger if variant == Variant.B and challenger is not None else champion
         loc = ["body", "items", i, "features"] if batch else ["body", "features"]
-        clean, problems = check_features(item.features, model.spec, loc)
-        if clean is not None and r.shadow and challenger is not None:
-            _, shadow_problems = check_features(item.features, challenger.spec, loc)
-            if shadow_problems:  # the challenger needs other features: skip shadow scoring
-                r = Route(Variant.A, False)
+        clean, problems = check_features(item.features, routed.spec, loc)
         errors.extend(problems)
-        if clean is not None:
-            plans.append(Plan(request_id, user, r.variant, model, r.shadow, clean))
+        if clean is None:
+            continue
+        inputs: list[dict[str, Any] | None] = []
+        for model in (champion, challenger):
+            if model is None:
+                inputs.append(None)
+            elif model is routed:
+                inputs.append(clean)
+            else:  # another signature: the other model scores the row if it can
+                inputs.append(check_features(item.features, model.spec, loc)[0])
+        plans.append(Plan(request_id, user, variant, clean, (inputs[0], inputs[1])))
     return plans, errors
 
 
-async def score(
-    state: ServingState, plans: list[Plan], challenger: LoadedModel | None
-) -> list[Answer]:
-    """One micro-batched call per model (and one for the shadow rows); every plan's
-    answer, in order. Raises what a model raised."""
+async def _score_model(
+    state: ServingState, model: LoadedModel, rows: list[dict[str, Any]]
+) -> tuple[Scores, str | None]:
+    """``model`` on ``rows`` in one micro-batched call; if the call fails, each row again
+    on its own, so one bad row fails only itself. Returns the predictions (None where it
+    failed) and the first error."""
     assert state.batcher is not None
-    by_model: dict[int, tuple[LoadedModel, list[int]]] = {}
+    try:
+        scored = await state.batcher.score(model, rows)
+        ms = scored.seconds * 1000
+        return [
+            Prediction(lab, p, ms) for lab, p in zip(scored.labels, scored.probability, strict=True)
+        ], None
+    except Exception as exc:
+        first = f"{type(exc).__name__}: {exc}"
+    singles = await asyncio.gather(
+        *(state.batcher.score(model, [row]) for row in rows), return_exceptions=True
+    )
+    out: Scores = []
+    for one in singles:
+        if isinstance(one, BaseException):
+            out.append(None)
+        else:
+            out.append(Prediction(one.labels[0], one.probability[0], one.seconds * 1000))
+    return out, first
+
+
+async def score(
+    state: ServingState, plans: list[Plan], models: tuple[LoadedModel, LoadedModel | None]
+) -> tuple[Scores, Scores]:
+    """Both models on every planned row they can take (one call each, concurrently)."""
+    jobs = []
+    for slot, model in enumerate(models):
+        members = [k for k, p in enumerate(plans) if p.inputs[slot] is not None]
+        if model is None or not members:
+            jobs.append(None)
+            continue
+        rows = [plans[k].inputs[slot] for k in members]
+        jobs.append((members, _score_model(state, model, rows)))  # type: ignore[arg-type]
+    pending = [job[1] for job in jobs if job is not None]
+    done = [await pending[0]] if len(pending) == 1 else await asyncio.gather(*pending)
+    results: list[Scores] = []
+    found = iter(done)
+    for slot, job in enumerate(jobs):
+        column: Scores = [None] * len(plans)
+        if job is not None:
+            predictions, error = next(found)
+            for k, prediction in zip(job[0], predictions, strict=True):
+                column[k] = prediction
+            if error is not None:
+                name = "champion" if slot == 0 else "challenger"
+                state.metrics.model_failures.labels(name).inc(predictions.count(None))
+                log.warning("%s v%s failed on a batch: %s", name, models[slot].version, error)  # type: ignore[union-attr]
+        results.append(column)
+    return results[0], results[1]
+
+
+def answers(
+    plans: list[Plan], scores: tuple[Scores, Scores]
+) -> list[tuple[Variant, Prediction] | None]:
+    """Who answers each request, and with what: the routed model, else the other; None
+    when neither could."""
+    out: list[tuple[Variant, Prediction] | None] = []
     for k, p in enumerate(plans):
-        by_model.setdefault(id(p.model), (p.model, []))[1].append(k)
-    shadow_idx = [k for k, p in enumerate(plans) if p.shadow]
-    jobs = [
-        state.batcher.score(model, [plans[k].features for k in members])
-        for model, members in by_model.values()
-    ]
-    if shadow_idx and challenger is not None:
-        jobs.append(state.batcher.score(challenger, [plans[k].features for k in shadow_idx]))
-    # one model call (the usual case) needs no Task from gather
-    scored: list[Scored] = [await jobs[0]] if len(jobs) == 1 else await asyncio.gather(*jobs)
-    answers: list[Answer | None] = [None] * len(plans)
-    for (_, members), result in zip(by_model.values(), scored, strict=False):
-        for pos, k in enumerate(members):
-            answers[k] = Answer(result.labels[pos], result.probability[pos])
-    if shadow_idx and challenger is not None:
-        result = scored[-1]
-        for pos, k in enumerate(shadow_idx):
-            main = answers[k]
-            assert main is not None
-            answers[k] = Answer(
-                main.label, main.probability, result.labels[pos], result.probability[pos]
-            )
-    return [a for a in answers if a is not None]
+        a, b = scores[0][k], scores[1][k]
+        routed, other = (b, a) if p.variant == Variant.B else (a, b)
+        other_arm = Variant.A if p.variant == Variant.B else Variant.B
+        if routed is not None:
+            out.append((p.variant, routed))
+        elif other is not None:
+            out.append((other_arm, other))
+        else:
+            out.append(None)
+    return out
+
+
+def _model_columns(
+    prefix: str, model: LoadedModel | None, prediction: Prediction | None, took: bool
+) -> dict[str, Any]:
+    """The log columns of one model on one row."""
+    return {
+        f"version_{prefix}": model.version if model is not None and took else None,
+        f"prediction_{prefix}": to_json(prediction.label) if prediction else None,
+        f"prediction_{prefix}_num": to_number(prediction.label) if prediction else None,
+        f"probability_{prefix}": prediction.probability if prediction else None,
+        f"latency_{prefix}_ms": prediction.latency_ms if prediction else None,
+        f"failed_{prefix}": int(took and prediction is None),
+    }
 
 
 def log_rows(
     plans: list[Plan],
-    answers: list[Answer],
+    scores: tuple[Scores, Scores],
+    answered: list[tuple[Variant, Prediction]],
     config: ABConfig,
-    challenger: LoadedModel | None,
+    models: tuple[LoadedModel, LoadedModel | None],
     *,
     latency_ms: float,
     now: datetime,
 ) -> list[dict[str, Any]]:
     """The prediction-log rows of the planned requests (one each)."""
     rows = []
-    for p, a in zip(plans, answers, strict=True):
-        shadow = p.shadow and challenger is not None
+    for k, (p, (arm, prediction)) in enumerate(zip(plans, answered, strict=True)):
+        by = models[0] if arm == Variant.A else models[1]
+        assert by is not None
         rows.append(
             {
                 "request_id": p.request_id,
                 "created_at": now,
                 "experiment_id": config.experiment_id,
+                "phase": config.phase,
                 "user_id": p.user_id,
                 "variant": p.variant,
-                "model_name": p.model.name,
-                "model_version": p.model.version,
+                "model_name": by.name,
+                "model_version": by.version,
                 "features": to_json(p.features),
-                "prediction": to_json(a.label),
-                "prediction_num": to_number(a.label),
-                "probability": a.probability,
-                "shadow_version": challenger.version if shadow and challenger else None,
-                "shadow_prediction": to_json(a.shadow_label) if p.shadow else None,
-                "shadow_prediction_num": to_number(a.shadow_label) if p.shadow else None,
-                "shadow_probability": a.shadow_probability,
+                "prediction": to_json(prediction.label),
+                "prediction_num": to_number(prediction.label),
+                "probability": prediction.probability,
                 "latency_ms": latency_ms,
+                **_model_columns("a", models[0], scores[0][k], p.inputs[0] is not None),
+                **_model_columns(
+                    "b", models[1], scores[1][k], p.inputs[1] is not None and models[1] is not None
+                ),
             }
         )
     return rows
 
 
-def responses(plans: list[Plan], answers: list[Answer], config: ABConfig) -> list[dict[str, Any]]:
+def responses(
+    plans: list[Plan],
+    answered: list[tuple[Variant, Prediction]],
+    config: ABConfig,
+    models: tuple[LoadedModel, LoadedModel | None],
+) -> list[dict[str, Any]]:
     """The response bodies of the planned requests (``PredictResponse``'s fields)."""
-    return [
-        {
-            "request_id": p.request_id,
-            "experiment_id": config.experiment_id,
-            "variant": p.variant,
-            "model_version": p.model.version,
-            "prediction": a.label,
-            "probability": a.probability,
-        }
-        for p, a in zip(plans, answers, strict=True)
-    ]
+    out = []
+    for p, (arm, prediction) in zip(plans, answered, strict=True):
+        by = models[0] if arm == Variant.A else models[1]
+        assert by is not None
+        out.append(
+            {
+                "request_id": p.request_id,
+                "experiment_id": config.experiment_id,
+                "variant": p.variant,
+                "model_version": by.version,
+                "prediction": prediction.label,
+                "probability": prediction.probability,
+            }
+        )
+    return out
 
 
-async def _record_failures(
-    state: ServingState, experiment_id: str, plans: list[Plan], exc: Exception
-) -> None:
-    """Count the failed requests per variant in the log (the error-rate guardrail)."""
-    counts: dict[tuple[Variant, str], int] = {}
+async def _record_failures(state: ServingState, config: ABConfig, plans: list[Plan]) -> None:
+    """Count requests no model could answer per variant (they got a 500 and no row)."""
+    counts: dict[Variant, int] = {}
     for p in plans:
-        key = (p.variant, p.model.version)
-        counts[key] = counts.get(key, 0) + 1
-    for (variant, version), n in counts.items():
+        counts[p.variant] = counts.get(p.variant, 0) + 1
+    champion, challenger = state.slots.snapshot()
+    for variant, n in counts.items():
+        model = challenger if variant == Variant.B and challenger else champion
         try:
             await asyncio.to_thread(
                 state.store.record_failure,
-                experiment_id=experiment_id,
+                experiment_id=config.experiment_id,
                 variant=variant,
-                model_version=version,
+                model_version=model.version if model else "",
                 requests=n,
-                error=f"{type(exc).__name__}: {exc}",
+                error="no model could score the request",
             )
         except BackendError as db_exc:
             log.warning("could not record a failure: %s", db_exc)
@@ -226,21 +306,22 @@ async def serve(
     if errors:
         state.metrics.requests.labels(endpoint, "none", "invalid").inc()
         raise RequestValidationError(errors)
-    try:
-        answers = await score(state, plans, challenger)
-    except Exception as exc:
+    models = (champion, challenger)
+    scores = await score(state, plans, models)
+    answered = answers(plans, scores)
+    if any(a is None for a in answered):
         state.metrics.requests.labels(endpoint, "none", "error").inc()
-        log.exception("scoring failed")
-        await _record_failures(state, config.experiment_id, plans, exc)
-        raise HTTPException(500, f"the model failed to score the request: {exc}") from exc
+        await _record_failures(
+            state, config, [p for p, a in zip(plans, answered, strict=True) if a is None]
+        )
+        raise HTTPException(500, "no model could score the request; see the API's log")
+    done = [a for a in answered if a is not None]
     latency_ms = (time.perf_counter() - start) * 1000
-    now = datetime.now(UTC)
-    await commit(
-        state,
-        log_rows(plans, answers, config, challenger, latency_ms=latency_ms, now=now),
-        endpoint,
+    rows = log_rows(
+        plans, scores, done, config, models, latency_ms=latency_ms, now=datetime.now(UTC)
     )
+    await commit(state, rows, endpoint)
     elapsed = time.perf_counter() - start
     for p in plans:
         state.metrics.served(endpoint, p.variant, elapsed)
-    return responses(plans, answers, config)  # type: ignore[return-value]
+    return responses(plans, done, config, models)  # type: ignore[return-value]

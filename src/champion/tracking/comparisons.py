@@ -93,6 +93,13 @@ def _metrics(decision: Decision) -> dict[str, float]:
     ):
         if test is not None:
             out[name] = test.p_value
+    for g in decision.guardrails:
+        out[f"guardrail/{g.name}/estimate"] = g.estimate
+        if abs(g.bound) < float("inf"):
+            out[f"guardrail/{g.name}/bound"] = g.bound
+        out[f"guardrail/{g.name}/passed"] = float(g.passed)
+    if decision.coverage is not None:
+        out["A/label_coverage_mature"], out["B/label_coverage_mature"] = decision.coverage
     for variant, values in decision.metrics.items():
         for key, value in values.items():
             if value is not None:
