@@ -201,3 +201,64 @@ def test_simulate_sample_writes_drifted_rows(tmp_path, capsys) -> None:
     assert code == 0 and len(pd.read_csv(out)) == 300
     code, _, err = run(["simulate", "sample", "--dataset", "iris", "--out", str(out)], capsys)
     assert code == 2 and "unknown dataset 'iris'" in err
+
+
+def test_ab_simulate_reports_rates_with_their_monte_carlo_error(capsys) -> None:
+    argv = ["ab", "simulate", "--mode", "random", "--accuracy-b", "0.86", "--rows", "8000"]
+    code, out, _ = run([*argv, "--reps", "20", "--seed", "3", "--json"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    assert result["reps"] == 20 and result["promoted"]["share"] == 1.0
+    assert result["promoted"]["low"] > 0.8 and result["median_labels"] < 8000
+    code, out, _ = run([*argv, "--reps", "20", "--plan", "--power", "0.8", "--json"], capsys)
+    plan = json.loads(out)
+    assert code == 0 and plan["power"] == 0.8 and 0 < plan["labels"] < 8000
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--mode", "off"], "--mode off runs no experiment"),
+        (["--split-change", "halfway"], "--split-change must be WHEN:SPLIT"),
+        (["--accuracy-b", "0.99", "--recall-b", "0.1"], "impossible with recall"),
+        (["--errors", "cauchy", "--task", "regression"], "errors must be normal"),
+        (["--task", "ranking"], "--task must be one of"),
+    ],
+)
+def test_ab_simulate_bad_input_exits_2(argv, message, capsys) -> None:
+    code, _, err = run(["ab", "simulate", *argv], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_ab_evaluate_rows_decides_on_a_users_file(tmp_path, capsys) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 6000
+    y = rng.integers(0, 2, n)
+    stamps = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="s")
+    rows = pd.DataFrame(
+        {
+            "variant": np.where(rng.random(n) < 0.5, "B", "A"),
+            "user_id": [f"u{i % 900}" for i in range(n)],
+            "prediction_a": np.where(rng.random(n) < 0.75, y, 1 - y),
+            "prediction_b": np.where(rng.random(n) < 0.85, y, 1 - y),
+            "label": y,
+            "created_at": stamps,
+            "labelled_at": stamps,
+        }
+    )
+    path = tmp_path / "rows.parquet"
+    rows.to_parquet(path)
+    code, out, _ = run(
+        ["ab", "evaluate", "--rows", str(path), "--mode", "random", "--json"], capsys
+    )
+    decision = json.loads(out)
+    assert code == 0 and decision["action"] == "promote" and decision["interval"]["lower"] > 0
+    assert {g["name"] for g in decision["guardrails"]} >= {"precision", "recall", "error_rate"}
+    code, _, err = run(["ab", "evaluate", "--rows", str(tmp_path / "nope.csv")], capsys)
+    assert code == 2 and "nope.csv" in err
+    rows.drop(columns="label").to_csv(tmp_path / "bad.csv", index=False)
+    code, _, err = run(["ab", "evaluate", "--rows", str(tmp_path / "bad.csv")], capsys)
+    assert code == 2 and "no column(s) label" in err

@@ -124,6 +124,10 @@ def test_better_challenger_is_promoted_once(settings, store) -> None:
     assert run.data.tags["champion.applied"] == "promoted v2"
     assert run.info.status == "FINISHED"
     assert run.data.metrics["diff/lower"] > 0
+    # every guardrail's bound is logged beside the sequence, and it passed
+    for name in ("precision", "recall", "error_rate"):
+        assert run.data.metrics[f"guardrail/{name}/passed"] == 1.0
+    assert run.data.metrics["guardrail/recall/bound"] > -settings.ab.recall_margin
     assert run.data.params["challenger_version"] == "2"
     artifacts = {f.path for f in client.list_artifacts(run.info.run_id)}
     assert {"variant_metrics.csv", "decision.json", "confidence_sequence.csv"} <= artifacts

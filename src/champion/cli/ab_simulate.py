@@ -114,6 +114,7 @@ def ab_simulate(
         delay_b=delay_b,
         failure_b=failure_b,
     )
+    scenario.check()  # before any progress bar takes the terminal
     policy = load_settings().ab.policy(max_labelled=horizon)
     if plan_:
         found = plan(scenario, policy, power=power, reps=reps, seed=seed, look_every=look_every)

@@ -98,6 +98,9 @@ def decision_view(
             lines.append(f"{label} = {test.p_value:.3g}")
     for g in decision.guardrails:
         lines.append(Text(f"  {g.describe()}"))
+    if decision.coverage is not None:
+        a, b = decision.coverage
+        lines.append(f"label coverage of the rows old enough to be labelled: A {a:.1%}, B {b:.1%}")
     style = STYLE.get(decision.action, "yellow")
     lines.append(f"decision: [bold {style}]{decision.action}[/]")
     lines.extend(Text(f"  - {reason}") for reason in decision.reasons)
