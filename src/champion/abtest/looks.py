@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -136,91 +137,119 @@ class LookStats:
     guardrails: dict[str, Comparison] = field(default_factory=dict)
 
 
+class Track(Protocol):
+    """A comparison of B with A that can be read at any time."""
+
+    def compare(self, now: float | np.ndarray) -> Comparison: ...
+
+
+@dataclass(frozen=True)
+class PairedTrack:
+    """Per-row differences ``B - A`` (both models scored each row)."""
+
+    tracker: Tracker
+
+    def compare(self, now: float | np.ndarray) -> Comparison:
+        return paired(self.tracker.at(now))
+
+
+@dataclass(frozen=True)
+class ArmsTrack:
+    """One score per arm, phase by phase: compared arm against arm, stratified."""
+
+    phases: tuple[tuple[Tracker, Tracker], ...]
+
+    def compare(self, now: float | np.ndarray) -> Comparison:
+        return stratified([(a.at(now), b.at(now)) for a, b in self.phases])
+
+
 class Looks:
     """The statistics of an experiment at any time: trackers built once, read per look."""
 
     def __init__(self, ev: Evidence, *, paired: bool, split: bool, maturity: float) -> None:
         self.ev, self.paired, self.split = ev, paired, split
-        entered = ev.entered(maturity)
-        served_at = ev.created
-        ones = np.ones(ev.size)
+        self._entered = ev.entered(maturity)
         self._phases = sorted(set(ev.phase.tolist()))
-        arms = {False: ~ev.served_b, True: ev.served_b}
-
-        def track(key: np.ndarray, mask: np.ndarray, scores: np.ndarray) -> Tracker:
-            return Tracker(np.where(mask, key, np.inf), scores, ev.unit)
-
-        def per_arm(key: np.ndarray, mask: np.ndarray, scores: np.ndarray):
-            return [
-                (
-                    track(key, mask & arms[False] & (ev.phase == p), scores),
-                    track(key, mask & arms[True] & (ev.phase == p), scores),
-                )
-                for p in self._phases
-            ]
-
+        everyone, ones = np.ones(ev.size, bool), np.ones(ev.size)
+        self._primary: Track
         if paired:
-            self._primary = track(entered, np.ones(ev.size, bool), ev.score_b - ev.score_a)
+            self._primary = self._paired(self._entered, everyone, ev.score_b - ev.score_a)
         else:
             y = np.where(ev.triggered, np.where(ev.served_b, ev.score_b, ev.score_a), 0.0)
-            self._primary = per_arm(entered, np.ones(ev.size, bool), y)
-        self._labelled = [track(entered, arms[arm], ones) for arm in (False, True)]
-        self._units = per_arm(served_at, np.ones(ev.size, bool), ones) if split else []
-        self._mature = [track(ev.created + maturity, arms[arm], ones) for arm in (False, True)]
-        self._guards = self._guard_trackers(entered, per_arm, track)
+            self._primary = self._arms(self._entered, everyone, y)
+        self._labelled = [self._track(self._entered, self._arm(b), ones) for b in (False, True)]
+        self._units = self._arms(ev.created, everyone, ones).phases if split else ()
+        mature = ev.created + maturity
+        self._mature = [self._track(mature, self._arm(b), ones) for b in (False, True)]
+        self._guards = self._guardrails()
 
-    def _guard_trackers(self, entered, per_arm, track) -> dict[str, object]:
+    def _arm(self, b: bool) -> np.ndarray:
+        return self.ev.served_b if b else ~self.ev.served_b
+
+    def _track(self, key: np.ndarray, mask: np.ndarray, scores: np.ndarray) -> Tracker:
+        return Tracker(np.where(mask, key, np.inf), scores, self.ev.unit)
+
+    def _paired(self, key: np.ndarray, mask: np.ndarray, scores: np.ndarray) -> PairedTrack:
+        return PairedTrack(self._track(key, mask, scores))
+
+    def _arms(self, key: np.ndarray, mask: np.ndarray, scores: np.ndarray) -> ArmsTrack:
         ev = self.ev
-        guards: dict[str, object] = {
-            "error_rate": track(
-                ev.created,
-                np.ones(ev.size, bool),
-                ev.failed_b.astype(float) - ev.failed_a.astype(float),
-            ),
+        return ArmsTrack(
+            tuple(
+                (
+                    self._track(key, mask & self._arm(False) & (ev.phase == p), scores),
+                    self._track(key, mask & self._arm(True) & (ev.phase == p), scores),
+                )
+                for p in self._phases
+            )
+        )
+
+    def _guardrails(self) -> dict[str, list[Track]]:
+        """Each guardrail's comparisons: one, or one per class (averaged, multiclass)."""
+        ev, entered = self.ev, self._entered
+        failed = ev.failed_b.astype(float) - ev.failed_a.astype(float)
+        guards: dict[str, list[Track]] = {
+            "error_rate": [self._paired(ev.created, np.ones(ev.size, bool), failed)]
         }
         latency = ev.latency_difference()
         if np.isfinite(latency).any():  # rows a user brings may not time the models
-            guards["latency_ms"] = track(ev.created, np.isfinite(latency), np.nan_to_num(latency))
+            guards["latency_ms"] = [
+                self._paired(ev.created, np.isfinite(latency), np.nan_to_num(latency))
+            ]
         if ev.task != Task.CLASSIFICATION:
             return guards
+        precision: list[Track] = []
+        recall: list[Track] = []
         for c in ev.positive:
-            if self.paired:
-                guards[f"precision:{c}"] = [
-                    (
-                        track(entered, ev.answer_a == c, (ev.answer_a == ev.label).astype(float)),
-                        track(entered, ev.answer_b == c, (ev.answer_b == ev.label).astype(float)),
+            if self.paired:  # each model on every row: its own positives, the same labels
+                a_right, b_right = (ev.answer_a == ev.label), (ev.answer_b == ev.label)
+                precision.append(
+                    ArmsTrack(
+                        (
+                            (
+                                self._track(entered, ev.answer_a == c, a_right.astype(float)),
+                                self._track(entered, ev.answer_b == c, b_right.astype(float)),
+                            ),
+                        )
                     )
-                ]
-                guards[f"recall:{c}"] = track(
-                    entered,
-                    ev.label == c,
-                    (ev.answer_b == c).astype(float) - (ev.answer_a == c).astype(float),
                 )
+                said = (ev.answer_b == c).astype(float) - (ev.answer_a == c).astype(float)
+                recall.append(self._paired(entered, ev.label == c, said))
             else:
-                guards[f"precision:{c}"] = per_arm(
-                    entered, ev.served == c, (ev.served == ev.label).astype(float)
-                )
-                guards[f"recall:{c}"] = per_arm(
-                    entered, ev.label == c, (ev.served == c).astype(float)
-                )
+                right = (ev.served == ev.label).astype(float)
+                precision.append(self._arms(entered, ev.served == c, right))
+                recall.append(self._arms(entered, ev.label == c, (ev.served == c).astype(float)))
+        guards["precision"], guards["recall"] = precision, recall
         return guards
 
-    @staticmethod
-    def _compare(tracked, now) -> Comparison:
-        if isinstance(tracked, Tracker):
-            return paired(tracked.at(now))
-        return stratified([(a.at(now), b.at(now)) for a, b in tracked])
-
     def at(self, now: float | np.ndarray) -> LookStats:
+        """What a look at ``now`` (one time, or an array of times) sees."""
         ev = self.ev
         labelled_a, labelled_b = (t.at(now).n for t in self._labelled)
-        guards: dict[str, Comparison] = {}
-        by_kind: dict[str, list[Comparison]] = {}
-        for name, tracked in self._guards.items():
-            kind = name.split(":")[0]
-            by_kind.setdefault(kind, []).append(self._compare(tracked, now))
-        for kind, found in by_kind.items():
-            guards[kind] = found[0] if len(found) == 1 else macro(found)
+        guards = {}
+        for name, tracks in self._guards.items():
+            found = [track.compare(now) for track in tracks]
+            guards[name] = found[0] if len(found) == 1 else macro(found)
         phases = tuple(
             PhaseSplit(float(ev.split_b[ev.phase == p][0]), a.at(now).k, b.at(now).k)
             for p, (a, b) in zip(self._phases, self._units, strict=False)
@@ -230,7 +259,7 @@ class Looks:
             mature_a, mature_b = (t.at(now).n for t in self._mature)
             coverage_a, coverage_b, coverage = _coverage(labelled_a, mature_a, labelled_b, mature_b)
         return LookStats(
-            primary=self._compare(self._primary, now),
+            primary=self._primary.compare(now),
             paired=self.paired,
             labelled_a=labelled_a,
             labelled_b=labelled_b,

@@ -4,12 +4,12 @@ experiments with known ground truth."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from champion.abtest import Outcome, Scenario, plan, simulate
+from champion.abtest import Outcome, Policy, Scenario, plan, simulate
 from champion.cli.app import ab_app
 from champion.cli.common import JsonOpt, Opt, choice, console, err_console
 from champion.errors import InvalidInputError
@@ -116,21 +116,14 @@ def ab_simulate(
     )
     scenario.check()  # before any progress bar takes the terminal
     policy = load_settings().ab.policy(max_labelled=horizon)
+    run = {"reps": reps, "seed": seed, "look_every": look_every}
     if plan_:
-        found = plan(scenario, policy, power=power, reps=reps, seed=seed, look_every=look_every)
-        if as_json:
-            console.print_json(json.dumps(found))
-            return
-        labels = (
-            "not reached by the horizon"
-            if found["labels"] is None
-            else f"{found['labels']:,.0f} labels"
-        )
-        console.print(
-            f"{power:.0%} power: {labels} ({found['promoted_by_horizon']:.1%} promoted by "
-            f"{found['horizon']:,} labels over {reps} experiments)"
-        )
-        return
+        _print_plan(plan(scenario, policy, power=power, **run), as_json)
+    else:
+        _print_outcome(_simulate(scenario, policy, run), as_json)
+
+
+def _simulate(scenario: Scenario, policy: Policy, run: dict[str, int]) -> Outcome:
     progress = Progress(
         TextColumn("experiments"),
         BarColumn(),
@@ -140,21 +133,30 @@ def ab_simulate(
         transient=True,
     )
     with progress:
-        task_id = progress.add_task("experiments", total=reps)
-        outcome = simulate(
-            scenario,
-            policy,
-            reps=reps,
-            seed=seed,
-            look_every=look_every,
-            on_progress=lambda k: progress.advance(task_id, k),
-        )
+        task_id = progress.add_task("experiments", total=run["reps"])
+        return simulate(scenario, policy, **run, on_progress=lambda k: progress.advance(task_id, k))
+
+
+def _print_outcome(outcome: Outcome, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps(outcome.to_dict()))
         return
     console.print(_rates(outcome))
     labels = "—" if outcome.median_labels is None else f"{outcome.median_labels:,.0f}"
     console.print(f"median labels at a promotion: {labels}; looks per experiment: {outcome.looks}")
+
+
+def _print_plan(found: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(found))
+        return
+    labels = "not reached by the horizon"
+    if found["labels"] is not None:
+        labels = f"{found['labels']:,.0f} labels"
+    console.print(
+        f"{found['power']:.0%} power: {labels} ({found['promoted_by_horizon']:.1%} promoted by "
+        f"{found['horizon']:,} labels over {found['reps']} experiments)"
+    )
 
 
 def _rates_of(

@@ -34,6 +34,24 @@ def leaderboard_section(heading: str, board: pd.DataFrame, note: str = "") -> st
     return f"<h2>{escape(heading)}</h2>{extra}{table(headers, rows, classes)}"
 
 
+def _guardrail_table(decision: Decision) -> str:
+    """Each guardrail's B - A, the anytime-valid bound that must clear its margin, and
+    whether it does."""
+    return table(
+        ["guardrail", "B − A", "bound", "must clear", "verdict"],
+        [
+            [
+                g.name,
+                f"{g.estimate:+.4f}",
+                f"{g.bound:+.4f}",
+                f"> −{g.margin:g}" if g.higher_is_better else f"< {g.margin:g}",
+                "passes" if g.passed else "not shown yet",
+            ]
+            for g in decision.guardrails
+        ],
+    )
+
+
 def ab_section(
     decision: Decision,
     looks: Sequence[Look],
@@ -62,19 +80,7 @@ def ab_section(
             for n in names
         ],
     )
-    guards = table(
-        ["guardrail", "B − A", "bound", "must clear", "verdict"],
-        [
-            [
-                g.name,
-                f"{g.estimate:+.4f}",
-                f"{g.bound:+.4f}",
-                f"> −{g.margin:g}" if g.higher_is_better else f"< {g.margin:g}",
-                "passes" if g.passed else "not shown yet",
-            ]
-            for g in decision.guardrails
-        ],
-    )
+    guards = _guardrail_table(decision)
     tests = []
     for label, test in (
         ("sample-ratio check (anytime-valid)", decision.srm),
