@@ -54,32 +54,33 @@ class Case:
     horizon: int = 40_000
     every: int = STEP
     maturity: float = 0.0  # the champion rule's label-maturity window, seconds
-
-
-def _equal(**kw) -> Scenario:
-    return Scenario(**kw)
+    independent: bool = False  # the champion rule is told labels never depend on the answer
 
 
 CASES = [
-    Case("50/50, acc 0.80, independent rows", _equal(mode=ABMode.RANDOM), "equal"),
+    Case("50/50, acc 0.80, independent rows", Scenario(mode=ABMode.RANDOM), "equal"),
     Case(
         "B 10 %, acc 0.98",
-        _equal(mode=ABMode.RANDOM, split_b=0.1, tpr_a=0.98, tnr_a=0.98, tpr_b=0.98, tnr_b=0.98),
+        Scenario(mode=ABMode.RANDOM, split_b=0.1, tpr_a=0.98, tnr_a=0.98, tpr_b=0.98, tnr_b=0.98),
         "equal",
     ),
     Case(
         "B 10 %, acc 0.995",
-        _equal(mode=ABMode.RANDOM, split_b=0.1, tpr_a=0.995, tnr_a=0.995, tpr_b=0.995, tnr_b=0.995),
+        Scenario(
+            mode=ABMode.RANDOM, split_b=0.1, tpr_a=0.995, tnr_a=0.995, tpr_b=0.995, tnr_b=0.995
+        ),
         "equal",
     ),
     Case(
         "A 10 %, acc 0.995 (mirror)",
-        _equal(mode=ABMode.RANDOM, split_b=0.9, tpr_a=0.995, tnr_a=0.995, tpr_b=0.995, tnr_b=0.995),
+        Scenario(
+            mode=ABMode.RANDOM, split_b=0.9, tpr_a=0.995, tnr_a=0.995, tpr_b=0.995, tnr_b=0.995
+        ),
         "equal",
     ),
     Case(
         "regression, |errors| lognormal(0, 2), B 10 %",
-        _equal(
+        Scenario(
             task=Task.REGRESSION,
             mode=ABMode.RANDOM,
             split_b=0.1,
@@ -90,41 +91,41 @@ CASES = [
     ),
     Case(
         "regression, |errors| Pareto(1.5), B 10 %",
-        _equal(
+        Scenario(
             task=Task.REGRESSION, mode=ABMode.RANDOM, split_b=0.1, errors="pareto", error_shape=1.5
         ),
         "equal",
     ),
     Case(
         "hash, 800 users x 50 rows, user effect",
-        _equal(mode=ABMode.HASH, users=800, user_effect=1.0),
+        Scenario(mode=ABMode.HASH, users=800, user_effect=1.0),
         "equal",
     ),
     Case(
         "hash, 800 users x 50 rows, a look after every label",
-        _equal(mode=ABMode.HASH, users=800, user_effect=1.0),
+        Scenario(mode=ABMode.HASH, users=800, user_effect=1.0),
         "equal",
         every=1,
     ),
     Case(
         "hash, 200 heavy users x 200 rows",
-        _equal(mode=ABMode.HASH, users=200, user_effect=1.0),
+        Scenario(mode=ABMode.HASH, users=200, user_effect=1.0),
         "equal",
     ),
     Case(
         "B +2 points accurate, recall -4 points",
-        _equal(mode=ABMode.RANDOM, tpr_b=0.76, tnr_b=0.88),
+        Scenario(mode=ABMode.RANDOM, tpr_b=0.76, tnr_b=0.88),
         "equal",
     ),
     Case(
         "B's labels 10x later, accuracy drifting, after every label",
-        _equal(mode=ABMode.RANDOM, delay_a=200.0, delay_b=2000.0, drift=-0.2),
+        Scenario(mode=ABMode.RANDOM, delay_a=200.0, delay_b=2000.0, drift=-0.2),
         "equal",
         every=1,
     ),
     Case(
         "labels sooner for predicted positives; B flags 10 %, A 20 %",
-        _equal(
+        Scenario(
             mode=ABMode.RANDOM,
             prevalence=0.15,
             tpr_a=0.8,
@@ -139,14 +140,14 @@ CASES = [
     ),
     Case(
         "B's labels 10x later, drifting, every label, label maturity 20,000 s",
-        _equal(mode=ABMode.RANDOM, delay_a=200.0, delay_b=2000.0, drift=-0.2),
+        Scenario(mode=ABMode.RANDOM, delay_a=200.0, delay_b=2000.0, drift=-0.2),
         "equal",
         every=1,
         maturity=20_000.0,
     ),
     Case(
         "labels sooner for predicted positives, label maturity 30,000 s",
-        _equal(
+        Scenario(
             mode=ABMode.RANDOM,
             prevalence=0.15,
             tpr_a=0.8,
@@ -162,32 +163,39 @@ CASES = [
     ),
     Case(
         "split 0.2 -> 0.5 halfway (hash)",
-        _equal(mode=ABMode.HASH, users=8000, split_b=0.2, split_change=(0.5, 0.5)),
+        Scenario(mode=ABMode.HASH, users=8000, split_b=0.2, split_change=(0.5, 0.5)),
         "equal",
     ),
-    Case("shadow, models agree on 90 %", _equal(mode=ABMode.SHADOW, agreement=0.9), "equal"),
+    Case("shadow, models agree on 90 %", Scenario(mode=ABMode.SHADOW, agreement=0.9), "equal"),
     Case(
         "B fails 2 % of rows (shadow)",
-        _equal(mode=ABMode.SHADOW, agreement=0.9, failure_b=0.02),
+        Scenario(mode=ABMode.SHADOW, agreement=0.9, failure_b=0.02),
         "equal",
     ),
     Case(
         "+3 points, 50/50",
-        _equal(mode=ABMode.RANDOM, tpr_b=0.83, tnr_b=0.83),
+        Scenario(mode=ABMode.RANDOM, tpr_b=0.83, tnr_b=0.83),
         "better",
         horizon=20_000,
     ),
     Case(
         "+1 point, shadow, 90 % agreement",
-        _equal(mode=ABMode.SHADOW, agreement=0.9, tpr_b=0.81, tnr_b=0.81),
+        Scenario(mode=ABMode.SHADOW, agreement=0.9, tpr_b=0.81, tnr_b=0.81),
         "better",
         horizon=20_000,
     ),
     Case(
         "+1 point, split 50/50, 90 % agreement",
-        _equal(mode=ABMode.RANDOM, agreement=0.9, tpr_b=0.81, tnr_b=0.81),
+        Scenario(mode=ABMode.RANDOM, agreement=0.9, tpr_b=0.81, tnr_b=0.81),
         "better",
         horizon=20_000,
+    ),
+    Case(
+        "+1 point, split 50/50, 90 % agreement, labels declared independent",
+        Scenario(mode=ABMode.RANDOM, agreement=0.9, tpr_b=0.81, tnr_b=0.81),
+        "better",
+        horizon=20_000,
+        independent=True,
     ),
 ]
 
@@ -322,7 +330,11 @@ RULES = ("original", "previous", "champion")
 
 
 def _one(case: Case, rule_name: str, reps: int, seed: int) -> dict:
-    policy = Policy(max_labelled=case.horizon, label_maturity_s=case.maturity)
+    policy = Policy(
+        max_labelled=case.horizon,
+        label_maturity_s=case.maturity,
+        labels_independent=case.independent,
+    )
     rule = {
         "original": original_rule,
         "previous": previous_rule(policy),
