@@ -7,7 +7,12 @@ import math
 
 import pytest
 
-from champion.serving.validation import FeatureSpec, check_features
+from champion.serving.validation import (
+    MAX_UNKNOWN_REPORTED,
+    FeatureSpec,
+    check_features,
+    unknown_features,
+)
 
 SPEC = FeatureSpec(
     names=("age", "fare", "sex", "vip"),
@@ -27,7 +32,6 @@ def test_clean_features_come_back_in_signature_order() -> None:
     ("features", "field", "kind"),
     [
         ({"fare": 1, "sex": "m", "vip": True}, "age", "missing"),
-        ({"age": 1, "fare": 1, "sex": "m", "vip": True, "cabin": "C85"}, "cabin", "extra"),
         ({"age": "old", "fare": 1, "sex": "m", "vip": True}, "age", "type"),
         ({"age": True, "fare": 1, "sex": "m", "vip": True}, "age", "type"),
         ({"age": math.inf, "fare": 1, "sex": "m", "vip": True}, "age", "finite"),
@@ -52,3 +56,25 @@ def test_not_an_object_and_several_problems_at_once() -> None:
         ("features", "vip"),
         ("features", "sex"),
     }
+
+
+def test_keys_the_model_does_not_use_are_ignored_unless_strict() -> None:
+    sent = {"name": "Braund", "age": 1, "fare": 1, "sex": "m", "vip": True, "cabin": "C85"}
+    clean, errors = check_features(sent, SPEC, LOC)
+    assert errors == [] and list(clean) == ["age", "fare", "sex", "vip"]
+    assert unknown_features(sent, SPEC) == ["name", "cabin"]
+    assert unknown_features(sent, SPEC, limit=1) == ["name"]
+    clean, errors = check_features(sent, SPEC, LOC, strict=True)
+    assert clean is None
+    assert [(e["loc"], e["type"]) for e in errors[:2]] == [
+        ([*LOC, "name"], "extra"),
+        ([*LOC, "cabin"], "extra"),
+    ]
+    assert "the model takes: age, fare, sex, vip" in errors[-1]["msg"]
+
+
+def test_a_strict_error_for_a_flood_of_unknown_keys_stays_small() -> None:
+    sent = {f"k{i}": i for i in range(150_000)} | {"age": 1, "fare": 1, "sex": "m", "vip": True}
+    _, errors = check_features(sent, SPEC, LOC, strict=True)
+    assert len(errors) == MAX_UNKNOWN_REPORTED + 2
+    assert errors[-2]["msg"] == f"{150_000 - MAX_UNKNOWN_REPORTED} more unknown features"

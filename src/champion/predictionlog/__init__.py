@@ -4,6 +4,7 @@ configuration, on SQLite or PostgreSQL."""
 from champion.predictionlog.reads import VariantStats
 from champion.predictionlog.store import (
     DEFAULT_EXPERIMENT,
+    DEFAULT_MODEL,
     ABConfig,
     EventStore,
     FeedbackResult,
@@ -16,6 +17,7 @@ from champion.predictionlog.writer import GroupCommitWriter
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
+    "DEFAULT_MODEL",
     "ABConfig",
     "EventStore",
     "FeedbackResult",

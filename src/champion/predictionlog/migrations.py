@@ -4,15 +4,18 @@
 * 2 → 3: both models' answers per row and the phase: the new columns are added, and
   the rows logged before are filled in from what they hold — the answering model's
   columns, and the challenger's shadow columns of shadow mode.
+* 3 → 4: the A/B configuration and the failures say which model they belong to (one log
+  may serve several models): each existing row takes the model of its experiment's
+  predictions, or the upgrading model's when the experiment has none.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Table, inspect, text
 
-from champion.predictionlog.schema import predictions
+from champion.predictionlog.schema import ab_config, failures, predictions
 
 #: The answered model's columns, as the per-model columns of version 3 name them.
 _ANSWER = {
@@ -37,15 +40,43 @@ def _assignments(arm: str, source: dict[str, str]) -> str:
     return ", ".join([*parts, f"failed_{arm} = 0"])
 
 
-def upgrade(conn: Any, found: int) -> None:
-    """Bring a log of schema version ``found`` to the current one (tables already exist)."""
-    if found >= 3:
-        return
-    present = {c["name"] for c in inspect(conn).get_columns("predictions")}
-    for column in predictions.columns:
+def _add_missing_columns(conn: Any, table: Table) -> set[str]:
+    """Add the columns ``table`` lacks in the database; returns the ones it had."""
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for column in table.columns:
         if column.name not in present:
             kind = column.type.compile(dialect=conn.dialect)
-            conn.execute(text(f"ALTER TABLE predictions ADD COLUMN {column.name} {kind}"))
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+    for index in table.indexes:
+        index.create(conn, checkfirst=True)
+    return present
+
+
+def upgrade(conn: Any, found: int, model_name: str) -> None:
+    """Bring a log of schema version ``found`` to the current one (tables already exist);
+    rows that cannot tell their model belong to ``model_name``."""
+    if found < 3:
+        _to_3(conn)
+    if found < 4:
+        _to_4(conn, model_name)
+
+
+def _to_4(conn: Any, model_name: str) -> None:
+    for table in (ab_config, failures):
+        _add_missing_columns(conn, table)
+        conn.execute(
+            text(
+                f"UPDATE {table.name} SET model_name = COALESCE((SELECT p.model_name FROM "
+                f"predictions p WHERE p.experiment_id = {table.name}.experiment_id LIMIT 1), "
+                ":name) WHERE model_name IS NULL"
+            ),
+            {"name": model_name},
+        )
+    _add_missing_columns(conn, predictions)
+
+
+def _to_3(conn: Any) -> None:
+    present = _add_missing_columns(conn, predictions)
     conn.execute(text(f"UPDATE predictions SET {_assignments('a', _ANSWER)} WHERE variant = 'A'"))
     conn.execute(text(f"UPDATE predictions SET {_assignments('b', _ANSWER)} WHERE variant = 'B'"))
     if "shadow_version" in present:

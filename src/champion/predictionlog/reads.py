@@ -30,15 +30,19 @@ class VariantStats:
 
 
 class LogReads:
-    """Queries over predictions, labels and failures (one transaction each)."""
+    """Queries over one model's predictions, labels and failures (one transaction each)."""
 
     _tx: Callable[[str], AbstractContextManager[Any]]
+    model_name: str
 
     def failure_counts(self, experiment_id: str) -> dict[tuple[str, str], int]:
         """Failed requests of an experiment by (variant, model version)."""
         query = (
             select(failures.c.variant, failures.c.model_version, func.sum(failures.c.requests))
-            .where(failures.c.experiment_id == experiment_id)
+            .where(
+                failures.c.experiment_id == experiment_id,
+                failures.c.model_name == self.model_name,
+            )
             .group_by(failures.c.variant, failures.c.model_version)
         )
         with self._tx("read failures") as conn:
@@ -73,10 +77,12 @@ class LogReads:
         query = (
             select(*columns)
             .select_from(p.outerjoin(f, p.c.request_id == f.c.request_id))
-            .where(p.c.experiment_id == experiment_id)
+            .where(p.c.experiment_id == experiment_id, p.c.model_name == self.model_name)
             .order_by(p.c.created_at)
         )
-        splits = select(c.c.id, c.c.split_b).where(c.c.experiment_id == experiment_id)
+        splits = select(c.c.id, c.c.split_b).where(
+            c.c.experiment_id == experiment_id, c.c.model_name == self.model_name
+        )
         with self._tx("read experiment") as conn:
             rows = conn.execute(query).all()
             phase_split = dict(conn.execute(splits).all())
@@ -94,7 +100,11 @@ class LogReads:
 
     def served_features(self, *, limit: int, since: datetime | None = None) -> list[dict[str, Any]]:
         """The features of the ``limit`` latest predictions (newer than ``since``)."""
-        query = select(predictions.c.features).order_by(predictions.c.created_at.desc())
+        query = (
+            select(predictions.c.features)
+            .where(predictions.c.model_name == self.model_name)
+            .order_by(predictions.c.created_at.desc())
+        )
         if since is not None:
             query = query.where(predictions.c.created_at >= since)
         with self._tx("read served features") as conn:
@@ -109,6 +119,7 @@ class LogReads:
         query = (
             select(p.c.features, f.c.label)
             .select_from(p.join(f, p.c.request_id == f.c.request_id))
+            .where(p.c.model_name == self.model_name)
             .order_by(p.c.created_at.desc())
         )
         if since is not None:
@@ -131,13 +142,13 @@ class LogReads:
                 func.avg(p.c.latency_ms).label("latency"),
             )
             .select_from(joined)
-            .where(p.c.experiment_id == experiment_id)
+            .where(p.c.experiment_id == experiment_id, p.c.model_name == self.model_name)
             .group_by(p.c.variant)
             .order_by(p.c.variant)
         )
         versions = (
             select(p.c.variant, p.c.model_version)
-            .where(p.c.experiment_id == experiment_id)
+            .where(p.c.experiment_id == experiment_id, p.c.model_name == self.model_name)
             .distinct()
         )
         with self._tx("read A/B report") as conn:

@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3  # 2: the failures table; 3: both models' answers, the phase
+SCHEMA_VERSION = 4  # 2: failures; 3: both models' answers, the phase; 4: scoped by model
 metadata = MetaData()
 
 schema_version = Table(
@@ -62,6 +62,8 @@ predictions = Table(
     ),
     Index("ix_predictions_experiment_created", "experiment_id", "created_at"),
     Index("ix_predictions_created", "created_at"),
+    Index("ix_predictions_model_experiment", "model_name", "experiment_id", "created_at"),
+    Index("ix_predictions_model_created", "model_name", "created_at"),
 )
 
 feedback = Table(
@@ -82,6 +84,7 @@ ab_config = Table(
     "ab_config",
     metadata,
     Column("id", Integer, primary_key=True),  # one row per change; the latest is in force
+    Column("model_name", String(256)),  # whose experiment (one log may serve several models)
     Column("experiment_id", String(64), nullable=False),
     Column("mode", String(16), nullable=False),  # hash | random | shadow | off
     Column("split_b", Float, nullable=False),
@@ -95,6 +98,7 @@ failures = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("model_name", String(256)),
     Column("experiment_id", String(64), nullable=False),
     Column("variant", String(16), nullable=False),
     Column("model_version", String(32), nullable=False),

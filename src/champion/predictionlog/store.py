@@ -47,8 +47,11 @@ from champion.predictionlog.schema import (
 from champion.settings import Settings
 from champion.types import ABMode, parse
 
-#: The experiment id rows are logged under before any experiment was started.
+#: The experiment id rows are logged under before any experiment was started (each
+#: model's own: every read is scoped by model name).
 DEFAULT_EXPERIMENT = "default"
+#: The model a store serves when none is named (the settings' default model name).
+DEFAULT_MODEL = "champion-model"
 
 
 def to_json(value: Any) -> str:
@@ -136,10 +139,12 @@ def make_engine(url: str) -> Engine:
 
 
 class EventStore(LogReads):
-    """The prediction log over one database."""
+    """The prediction log of one model over one database. Several models may share the
+    database: every read and write here is of ``model_name``'s rows only."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, model_name: str = DEFAULT_MODEL) -> None:
         self.url = url
+        self.model_name = model_name
         self.engine = make_engine(url)
         self._local = threading.local()
         self._dbapi_error = self.engine.dialect.loaded_dbapi.Error
@@ -174,7 +179,7 @@ class EventStore(LogReads):
             )
         if found < SCHEMA_VERSION:
             with self._tx("migrate") as conn:
-                upgrade(conn, found)
+                upgrade(conn, found, self.model_name)
                 conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
         return SCHEMA_VERSION
 
@@ -244,7 +249,11 @@ class EventStore(LogReads):
         )
 
     def count_predictions(self, experiment_id: str | None = None) -> int:
-        query = select(func.count()).select_from(predictions)
+        query = (
+            select(func.count())
+            .select_from(predictions)
+            .where(predictions.c.model_name == self.model_name)
+        )
         if experiment_id is not None:
             query = query.where(predictions.c.experiment_id == experiment_id)
         with self._tx("count predictions") as conn:
@@ -274,7 +283,10 @@ class EventStore(LogReads):
         with self._tx("record feedback") as conn:
             known = set(
                 conn.execute(
-                    select(predictions.c.request_id).where(predictions.c.request_id.in_(ids))
+                    select(predictions.c.request_id).where(
+                        predictions.c.request_id.in_(ids),
+                        predictions.c.model_name == self.model_name,
+                    )
                 ).scalars()
             )
             unknown = [i for i in ids if i not in known]
@@ -320,6 +332,7 @@ class EventStore(LogReads):
             conn.execute(
                 insert(failures).values(
                     created_at=datetime.now(UTC),
+                    model_name=self.model_name,
                     experiment_id=experiment_id,
                     variant=variant,
                     model_version=model_version,
@@ -333,7 +346,12 @@ class EventStore(LogReads):
         """The configuration in force (the latest one written), or None."""
         with self._tx("read A/B config") as conn:
             row = (
-                conn.execute(select(ab_config).order_by(ab_config.c.id.desc()).limit(1))
+                conn.execute(
+                    select(ab_config)
+                    .where(ab_config.c.model_name == self.model_name)
+                    .order_by(ab_config.c.id.desc())
+                    .limit(1)
+                )
                 .mappings()
                 .first()
             )
@@ -363,6 +381,7 @@ class EventStore(LogReads):
         with self._tx("write A/B config") as conn:
             result = conn.execute(
                 insert(ab_config).values(
+                    model_name=self.model_name,
                     experiment_id=experiment_id,
                     mode=mode,
                     split_b=split_b,
@@ -377,6 +396,6 @@ class EventStore(LogReads):
 
 def open_store(settings: Settings) -> EventStore:
     """The prediction log ``settings`` name, created or upgraded to this schema."""
-    store = EventStore(settings.events_url)
+    store = EventStore(settings.events_url, model_name=settings.model_name)
     store.migrate()
     return store

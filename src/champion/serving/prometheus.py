@@ -46,6 +46,11 @@ class Metrics:
             ["slot"],
             registry=self.registry,
         )
+        self.ignored_features = Counter(
+            "champion_ignored_features",
+            "Request features no model uses, ignored (CHAMPION_STRICT_FEATURES makes them 422).",
+            registry=self.registry,
+        )
         self._served: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.feedback = Counter(
             "champion_feedback", "Labels received by outcome.", ["outcome"], registry=self.registry

@@ -30,6 +30,9 @@ class PredictResponse(BaseModel):
     probability: float | None = Field(
         None, description="Binary: P(positive class); multiclass: P(predicted class)."
     )
+    ignored_features: list[str] = Field(
+        default_factory=list, description="Keys of `features` the answering model does not use."
+    )
 
 
 class BatchRequest(BaseModel):

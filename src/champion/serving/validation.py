@@ -1,9 +1,10 @@
 """Request features checked against the model's signature.
 
 Every feature of the signature must be present (``null`` is allowed: the pipeline
-imputes it), no other key may appear, numbers must be finite numbers (not booleans,
-not strings), strings must be strings, booleans booleans. Errors come back in FastAPI's
-422 format, each naming its field.
+imputes it), numbers must be finite numbers (not booleans, not strings), strings must be
+strings, booleans booleans. Keys the model does not use — a client sending the whole
+record it has — are ignored and reported (``strict`` makes them errors instead). Errors
+come back in FastAPI's 422 format, each naming its field.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-NUMERIC_TYPES = frozenset({"double", "float", "long", "integer"})
+from champion.tracking.model_kind import NUMERIC_TYPES
 
 
 @dataclass(frozen=True)
@@ -34,22 +35,49 @@ def _error(loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
     return {"loc": loc, "msg": msg, "type": kind}
 
 
+#: Unknown keys named one by one in a strict 422 at most (a hostile body may hold many).
+MAX_UNKNOWN_REPORTED = 20
+
+
+#: Ignored keys listed in a response at most (the count in /metrics is complete).
+MAX_IGNORED_LISTED = 100
+
+
+def unknown_features(
+    features: dict[str, Any], spec: FeatureSpec, *, limit: int | None = None
+) -> list[str]:
+    """The keys of ``features`` the model does not use, in the request's order (the
+    first ``limit`` of them)."""
+    out = []
+    for name in features:
+        if name not in spec.types:
+            out.append(name)
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
 def check_features(
-    features: Any, spec: FeatureSpec, loc: list[Any]
+    features: Any, spec: FeatureSpec, loc: list[Any], *, strict: bool = False
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """(features in signature order, []) or (None, errors)."""
+    """(features in signature order, []) or (None, errors). Keys the model does not use
+    are left out — or, with ``strict``, each is an error."""
     if not isinstance(features, dict):
         return None, [_error(loc, "features must be a JSON object", "dict_type")]
     errors = []
     for name in spec.names:
         if name not in features:
             errors.append(_error([*loc, name], f"missing feature {name!r}", "missing"))
-    for name in features:
-        if name not in spec.types:
+    if strict:
+        unknown = unknown_features(features, spec)
+        for name in unknown[:MAX_UNKNOWN_REPORTED]:
+            errors.append(_error([*loc, name], f"unknown feature {name!r}", "extra"))
+        if len(unknown) > MAX_UNKNOWN_REPORTED:
+            more = len(unknown) - MAX_UNKNOWN_REPORTED
+            errors.append(_error(loc, f"{more} more unknown features", "extra"))
+        if unknown:
             expected = ", ".join(spec.names)
-            errors.append(
-                _error([*loc, name], f"unknown feature {name!r}; expected: {expected}", "extra")
-            )
+            errors.append(_error(loc, f"the model takes: {expected}", "extra"))
     for name in spec.names:
         if name not in features or features[name] is None:
             continue
