@@ -91,6 +91,7 @@ class RegistryAction(StrEnum):
     REJECT = "reject"
     ROLLBACK = "rollback"
     CLEAR = "clear"  # the challenger alias removed because its version became champion
+    ADOPT = "adopt"  # an existing version (not trained by champion) put under an alias
 
 
 class DriftRule(StrEnum):

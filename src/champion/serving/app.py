@@ -106,7 +106,7 @@ def create_app(
     )
     app.state.serving = ServingState(
         settings=settings,
-        store=store or EventStore(settings.events_url),
+        store=store or EventStore(settings.events_url, model_name=settings.model_name),
         slots=ModelSlots(),
         metrics=Metrics(),
         registry=registry,

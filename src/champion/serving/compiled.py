@@ -72,14 +72,22 @@ class PipelinePredictor:
 
     compiled = False
 
-    def __init__(self, model: Any, features: Sequence[str]) -> None:
+    def __init__(
+        self, model: Any, features: Sequence[str], numeric: Sequence[str] | None = None
+    ) -> None:
         self.model = model
         self.features = list(features)
+        # the signature's number columns as floats (any model can take them); the rest
+        # as objects, a missing value NaN
+        self.numeric = [n for n in (numeric or ()) if n in self.features]
         self.classifier = hasattr(model, "predict_proba")
 
     def frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         frame = pd.DataFrame.from_records(list(rows), columns=self.features)
-        return frame.astype(object).where(frame.notna(), np.nan)  # None -> NaN
+        frame = frame.astype(object).where(frame.notna(), np.nan)  # None -> NaN
+        for name in self.numeric:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+        return frame
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> Scored:
         frame = self.frame(rows)
@@ -242,12 +250,14 @@ def verification_rows(
     return rows
 
 
-def build_predictor(model: Any, features: Sequence[str]) -> tuple[Predictor, str]:
+def build_predictor(
+    model: Any, features: Sequence[str], numeric: Sequence[str] | None = None
+) -> tuple[Predictor, str]:
     """The compiled predictor if it reproduces the pipeline exactly, else the pipeline.
 
     Returns the predictor and a one-line account of the choice.
     """
-    reference = PipelinePredictor(model, features)
+    reference = PipelinePredictor(model, features, numeric)
     try:
         compiled = CompiledPredictor(model, features)
     except (TypeError, AttributeError, KeyError, ValueError) as exc:

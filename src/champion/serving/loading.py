@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from champion.errors import BackendError
+from champion.serving import flavors
 from champion.serving.compiled import Predictor, build_predictor
-from champion.serving.validation import FeatureSpec
-from champion.tracking.registry import ModelRegistry, VersionInfo
+from champion.serving.validation import NUMERIC_TYPES, FeatureSpec
+from champion.tracking.registry import TASK_TAG, ModelRegistry, VersionInfo
 from champion.types import Alias, Task
 
 log = logging.getLogger("champion.serving")
@@ -39,6 +40,9 @@ class LoadedModel:
 
     @property
     def estimator_name(self) -> str:
+        named = getattr(self.predictor, "name", None)
+        if named:
+            return str(named)
         estimator = getattr(self.predictor, "estimator", None) or getattr(
             self.predictor, "model", None
         )
@@ -62,22 +66,34 @@ class LoadedModel:
 
 
 def load_model(info: VersionInfo) -> LoadedModel:
-    """Load a registered version with its signature and the fastest verified path."""
+    """Load a registered version with its signature and the fastest verified path.
+
+    A scikit-learn model gets the compiled path (verified, else its pipeline); any other
+    flavour is served through :mod:`champion.serving.flavors`.
+    """
     import mlflow.models
-    import mlflow.sklearn
     from mlflow.exceptions import MlflowException
 
     uri = info.model_uri
     try:
-        model = mlflow.sklearn.load_model(uri)
-        signature = mlflow.models.get_model_info(uri).signature
+        meta = mlflow.models.get_model_info(uri)
     except (MlflowException, OSError) as exc:
         raise BackendError(f"cannot load {uri}: {exc}") from exc
-    if signature is None:
+    if meta.signature is None or meta.signature.inputs is None:
         raise BackendError(f"{uri} has no signature; log it with one to serve it")
-    spec = FeatureSpec.from_signature(signature)
-    predictor, path = build_predictor(model, spec.names)
-    classes = getattr(model, "classes_", None)
+    spec = FeatureSpec.from_signature(meta.signature)
+    classifier = _declared_classifier(info)
+    try:
+        model, flavor = flavors.load(uri, meta.flavors, spec, classifier)
+    except (MlflowException, OSError, ImportError, TypeError, ValueError) as exc:
+        raise BackendError(f"cannot load {uri}: {exc}") from exc
+    if flavor == "sklearn":
+        numeric = [n for n in spec.names if spec.types[n] in NUMERIC_TYPES]
+        predictor, path = build_predictor(model, spec.names, numeric)
+        classes = getattr(model, "classes_", None)
+    else:
+        predictor, path = model, f"{flavor} flavour on a typed DataFrame"
+        classes = getattr(predictor, "classes", None)
     return LoadedModel(
         name=info.name,
         version=info.version,
@@ -90,6 +106,16 @@ def load_model(info: VersionInfo) -> LoadedModel:
         else None,
         loaded_at=datetime.now(UTC),
     )
+
+
+def _declared_classifier(info: VersionInfo) -> bool | None:
+    """What the version's ``champion.task`` tag says it is (None: no tag)."""
+    task = info.tags.get(TASK_TAG)
+    if task is None:
+        return None
+    if task not in tuple(Task):
+        raise BackendError(f"v{info.version} has tag {TASK_TAG}={task!r}: not a task")
+    return Task(task) is Task.CLASSIFICATION
 
 
 class ModelSlots:

@@ -30,7 +30,7 @@ from champion.serving.assignment import route
 from champion.serving.loading import LoadedModel
 from champion.serving.schemas import PredictRequest, PredictResponse
 from champion.serving.state import ServingState
-from champion.serving.validation import check_features
+from champion.serving.validation import MAX_IGNORED_LISTED, check_features, unknown_features
 from champion.types import Variant
 
 log = logging.getLogger("champion.serving")
@@ -44,6 +44,7 @@ class Plan:
     user_id: str | None
     variant: Variant  # the arm the request is routed to
     features: dict[str, Any]  # checked against the routed model's signature
+    given: dict[str, Any]  # as the client sent them
     # the same row for each model, in its signature's order (None: it cannot take it)
     inputs: tuple[dict[str, Any] | None, dict[str, Any] | None]
 
@@ -67,10 +68,12 @@ def plan(
     challenger: LoadedModel | None,
     *,
     batch: bool,
+    strict: bool = False,
 ) -> tuple[list[Plan], list[dict[str, Any]]]:
     """Route every item and check its features against the routed model (the other
-    model takes the row too when its signature accepts it): the plans, and the
-    validation errors (each naming its field) if any."""
+    model takes the row too when its signature accepts it; each model gets the features
+    of its own signature): the plans, and the validation errors (each naming its field)
+    if any. ``strict``: a key the routed model does not use is an error."""
     plans: list[Plan] = []
     errors: list[dict[str, Any]] = []
     for i, item in enumerate(items):
@@ -86,7 +89,7 @@ def plan(
         ).variant
         routed = challenger if variant == Variant.B and challenger is not None else champion
         loc = ["body", "items", i, "features"] if batch else ["body", "features"]
-        clean, problems = check_features(item.features, routed.spec, loc)
+        clean, problems = check_features(item.features, routed.spec, loc, strict=strict)
         errors.extend(problems)
         if clean is None:
             continue
@@ -98,7 +101,7 @@ def plan(
                 inputs.append(clean)
             else:  # another signature: the other model scores the row if it can
                 inputs.append(check_features(item.features, model.spec, loc)[0])
-        plans.append(Plan(request_id, user, variant, clean, (inputs[0], inputs[1])))
+        plans.append(Plan(request_id, user, variant, clean, item.features, (inputs[0], inputs[1])))
     return plans, errors
 
 
@@ -250,6 +253,7 @@ def responses(
                 "model_version": by.version,
                 "prediction": prediction.label,
                 "probability": prediction.probability,
+                "ignored_features": unknown_features(p.given, by.spec, limit=MAX_IGNORED_LISTED),
             }
         )
     return out
@@ -302,7 +306,8 @@ async def serve(
         state.metrics.requests.labels(endpoint, "none", "unavailable").inc()
         raise HTTPException(503, "no champion model is loaded yet; see /health")
     config = state.config()
-    plans, errors = plan(items, config, champion, challenger, batch=batch)
+    strict = state.settings.serving.strict_features
+    plans, errors = plan(items, config, champion, challenger, batch=batch, strict=strict)
     if errors:
         state.metrics.requests.labels(endpoint, "none", "invalid").inc()
         raise RequestValidationError(errors)
@@ -324,4 +329,8 @@ async def serve(
     elapsed = time.perf_counter() - start
     for p in plans:
         state.metrics.served(endpoint, p.variant, elapsed)
-    return responses(plans, done, config, models)  # type: ignore[return-value]
+    answered_bodies = responses(plans, done, config, models)
+    ignored = sum(len(body["ignored_features"]) for body in answered_bodies)
+    if ignored:  # (beyond MAX_IGNORED_LISTED per request, the rest is not counted)
+        state.metrics.ignored_features.inc(ignored)
+    return answered_bodies  # type: ignore[return-value]

@@ -31,6 +31,12 @@ from champion.tracking.connection import connect
 from champion.types import Alias, RegistryAction
 
 EVENT_PREFIX = "champion.event."
+#: Version tags champion reads: the task, the run holding the training schema and the
+#: drift reference profile (an adopted version's is not the run that made it), and the
+#: name of the data it was trained on.
+TASK_TAG = "champion.task"
+SCHEMA_RUN_TAG = "champion.schema_run"
+DATASET_TAG = "champion.dataset"
 _MAX_REASON = 1000
 
 
@@ -49,6 +55,11 @@ class VersionInfo:
     @property
     def model_uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
+
+    @property
+    def schema_run(self) -> str | None:
+        """The run that records this version's schema and reference profile."""
+        return self.tags.get(SCHEMA_RUN_TAG) or self.run_id
 
 
 @dataclass(frozen=True)
@@ -293,6 +304,49 @@ class ModelRegistry:
             )
         return event
 
+    def adopt(
+        self,
+        version: str,
+        alias: Alias,
+        *,
+        actor: str,
+        reason: str,
+        tags: dict[str, str] | None = None,
+    ) -> AliasEvent:
+        """Put an existing version under ``alias``, its ``tags`` set first (so whoever
+        follows the alias finds them). A champion adopted from the challenger's version
+        also clears the challenger alias."""
+        from mlflow.exceptions import MlflowException
+
+        target = self.get(version).version
+        current = self.alias(alias, refresh=True)
+        if current is not None and current.version == target and not tags:
+            raise ConflictError(f"version {target} is already the {alias}")
+        try:
+            for key, value in (tags or {}).items():
+                self.client.set_model_version_tag(self.name, target, key, value)
+        except MlflowException as exc:
+            raise _wrap(exc, f"tag version {target}") from exc
+        event = self._move(
+            RegistryAction.ADOPT,
+            alias,
+            target,
+            actor=actor,
+            reason=reason,
+            previous=current.version if current else None,
+        )
+        challenger = self.alias(Alias.CHALLENGER, refresh=True)
+        if alias == Alias.CHAMPION and challenger is not None and challenger.version == target:
+            self._move(
+                RegistryAction.CLEAR,
+                Alias.CHALLENGER,
+                None,
+                actor=actor,
+                reason=reason,
+                previous=target,
+            )
+        return event
+
     def reject_challenger(self, *, actor: str, reason: str) -> AliasEvent:
         """Remove the challenger alias; the version keeps a record of why."""
         challenger = self.alias(Alias.CHALLENGER, refresh=True)
@@ -323,7 +377,8 @@ class ModelRegistry:
             if (
                 event.alias == Alias.CHAMPION
                 and event.version == current.version
-                and event.action in (RegistryAction.REGISTER, RegistryAction.PROMOTE)
+                and event.action
+                in (RegistryAction.REGISTER, RegistryAction.PROMOTE, RegistryAction.ADOPT)
             ):
                 return event.previous
         return None

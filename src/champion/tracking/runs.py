@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import site
+import sys
+import sysconfig
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -14,6 +20,8 @@ import pandas as pd
 from champion.datasets import Schema
 from champion.drift import ReferenceProfile
 from champion.errors import BackendError
+from champion.tracking.model_kind import model_task
+from champion.tracking.registry import TASK_TAG, VersionInfo
 from champion.training import TrainResult
 from champion.types import Task
 
@@ -84,7 +92,10 @@ def run_params(result: TrainResult, digest: str) -> dict[str, Any]:
         "numeric_features": ",".join(schema.numeric),
         "categorical_features": ",".join(schema.categorical),
         "dropped_columns": ",".join(schema.dropped),
-        "preprocessing": "numeric: median impute + standardise; categorical: "
+        "trainer": result.config.trainer or "flaml",
+        "preprocessing": "the trainer's own"
+        if result.config.trainer
+        else "numeric: median impute + standardise; categorical: "
         "missing level + one-hot (30 most frequent, rest grouped)",
         "selected_family": selection.chosen.family,
         "decision_threshold": selection.threshold if selection.threshold is not None else "",
@@ -114,13 +125,17 @@ def _log_dataset(
     import mlflow.data
     from mlflow.exceptions import MlflowException
 
-    try:
-        dataset = mlflow.data.from_pandas(
-            frame, source=source, name=name, targets=target, digest=digest[:36]
-        )
-    except MlflowException:  # a source MLflow cannot resolve (a database URL)
-        mlflow.set_tag("champion.data_source", source)
-        dataset = mlflow.data.from_pandas(frame, name=name, targets=target, digest=digest[:36])
+    # MLflow's hints while it describes a dataset (integer columns, a local path that two
+    # source kinds claim) are about its own schema inference, not the user's data
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\.")
+        try:
+            dataset = mlflow.data.from_pandas(
+                frame, source=source, name=name, targets=target, digest=digest[:36]
+            )
+        except MlflowException:  # a source MLflow cannot resolve (a database URL)
+            mlflow.set_tag("champion.data_source", source)
+            dataset = mlflow.data.from_pandas(frame, name=name, targets=target, digest=digest[:36])
     mlflow.log_input(dataset, context="training")
 
 
@@ -132,14 +147,42 @@ def _log_model(result: TrainResult, features: pd.DataFrame) -> Any:
     # cloudpickle is deliberate (skops cannot hold FLAML/LightGBM pipelines); the
     # warning MLflow prints about it would only alarm users.
     logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
-    return mlflow.sklearn.log_model(
-        result.model,
-        name=MODEL_NAME_IN_RUN,
-        signature=infer_signature(example, result.model.predict(example)),
-        input_example=example,
-        serialization_format="cloudpickle",
-        pip_requirements=_requirements(),
-    )
+    with trainer_code_by_value(result.config.trainer):
+        return mlflow.sklearn.log_model(
+            result.model,
+            name=MODEL_NAME_IN_RUN,
+            signature=infer_signature(example, result.model.predict(example)),
+            input_example=example,
+            serialization_format="cloudpickle",
+            pip_requirements=_requirements(),
+        )
+
+
+@contextmanager
+def trainer_code_by_value(trainer: str | None) -> Iterator[None]:
+    """While pickling a plug-in trainer's model: classes defined in the trainer's own
+    module, when it is not an installed package, are stored with the model, so an API
+    without that module on its path can still load it."""
+    import cloudpickle
+
+    module = sys.modules.get(trainer.partition(":")[0]) if trainer else None
+    installed = module is None or _installed(getattr(module, "__file__", None))
+    if installed:
+        yield
+        return
+    cloudpickle.register_pickle_by_value(module)
+    try:
+        yield
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
+
+
+def _installed(path: str | None) -> bool:
+    if path is None:
+        return True
+    roots = [*site.getsitepackages(), site.getusersitepackages(), sysconfig.get_path("stdlib")]
+    resolved = Path(path).resolve()
+    return any(resolved.is_relative_to(Path(root).resolve()) for root in roots if root)
 
 
 def log_training_run(
@@ -188,12 +231,57 @@ def log_training_run(
     )
 
 
+def log_adoption_run(
+    schema: Schema,
+    frame: pd.DataFrame,
+    profile: ReferenceProfile,
+    *,
+    experiment_id: str,
+    model_uri: str,
+    dataset_name: str,
+    source: str,
+) -> str:
+    """Record what champion needs of a version it did not train — its task, target,
+    features (read back by :func:`run_schema`) and the drift reference profile of
+    ``frame`` — as one run; return the run id."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    digest = data_digest(frame)
+    params = {
+        "task": schema.task,
+        "target": schema.target,
+        "numeric_features": ",".join(schema.numeric),
+        "categorical_features": ",".join(schema.categorical),
+        "dropped_columns": ",".join(schema.dropped),
+        "adopted_model": model_uri,
+        "n_rows": len(frame),
+        "data_sha256": digest,
+    }
+    try:
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"adopt-{dataset_name}") as run:
+            mlflow.set_tags(
+                {
+                    "champion.kind": "adoption",
+                    "champion.dataset": dataset_name,
+                    "champion.adopted": model_uri,
+                }
+            )
+            mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
+            mlflow.log_dict(profile.to_dict(), PROFILE_ARTIFACT)
+            _log_dataset(frame, dataset_name, source, schema.target, digest)
+    except MlflowException as exc:
+        raise BackendError(f"MLflow failed to log the adoption run: {exc.message}") from exc
+    return str(run.info.run_id)
+
+
 def save_model_locally(result: TrainResult, profile: ReferenceProfile, target: Path) -> Path:
     """Without MLflow logging: the model in MLflow's format, and its drift profile, in
     ``target`` (a new folder)."""
     import mlflow.sklearn
 
-    mlflow.sklearn.save_model(result.model, target, serialization_format="cloudpickle")
+    with trainer_code_by_value(result.config.trainer):
+        mlflow.sklearn.save_model(result.model, target, serialization_format="cloudpickle")
     (target / "reference_profile.json").write_text(profile.to_json(), encoding="utf-8")
     return target
 
@@ -233,3 +321,17 @@ def run_schema(client: Any, run_id: str) -> Schema:
         numeric=names("numeric_features"),
         categorical=names("categorical_features"),
     )
+
+
+def version_task(client: Any, info: VersionInfo) -> Task | None:
+    """A version's task: its schema run's ``task`` param, else its ``champion.task`` tag,
+    else what its signature's output says (real numbers: regression; labels:
+    classification). None when none of these tells."""
+    if info.schema_run is not None:
+        task = run_schema(client, info.schema_run).task
+        if task is not None:
+            return task
+    tagged = info.tags.get(TASK_TAG)
+    if tagged in tuple(Task):
+        return Task(tagged)
+    return model_task(info.model_uri)
