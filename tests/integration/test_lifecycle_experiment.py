@@ -266,7 +266,7 @@ def test_migrate_upgrades_a_version_1_log(tmp_path) -> None:
     with store.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE failures")
         conn.execute(update(schema_version).values(version=1))
-    assert store.migrate() == 3
+    assert store.migrate() == 4
     store.record_failure(experiment_id="e", variant="A", model_version="1", requests=3, error="x")
     assert store.failure_counts("e") == {("A", "1"): 3}
     store.dispose()
@@ -277,7 +277,7 @@ def test_migrate_upgrades_a_version_2_log_with_its_shadow_rows(tmp_path) -> None
     with sqlite3.connect(path) as old:  # the version-2 predictions table, two rows
         old.executescript(V2_SCHEMA)
     store = EventStore(f"sqlite:///{path}")
-    assert store.migrate() == 3
+    assert store.migrate() == 4
     frame, ignored = store.experiment_frame("e", champion="1", challenger="2")
     assert ignored == 1  # the B row of v2 had no champion prediction: not a pair
     (row,) = frame.to_dict("records")
@@ -296,10 +296,10 @@ CREATE TABLE predictions (
     prediction TEXT NOT NULL, prediction_num FLOAT, probability FLOAT,
     shadow_version VARCHAR(32), shadow_prediction TEXT, shadow_prediction_num FLOAT,
     shadow_probability FLOAT, latency_ms FLOAT NOT NULL);
-INSERT INTO predictions VALUES ('r1', '2026-01-01 00:00:00.000000', 'e', 'u1', 'A', 'm', '1',
-    '{}', '1', 1.0, 0.9, '2', '0', 0.0, 0.2, 3.0);
-INSERT INTO predictions VALUES ('r2', '2026-01-01 00:00:01.000000', 'e', 'u2', 'B', 'm', '2',
-    '{}', '1', 1.0, 0.8, NULL, NULL, NULL, NULL, 3.0);
+INSERT INTO predictions VALUES ('r1', '2026-01-01 00:00:00.000000', 'e', 'u1', 'A',
+    'champion-model', '1', '{}', '1', 1.0, 0.9, '2', '0', 0.0, 0.2, 3.0);
+INSERT INTO predictions VALUES ('r2', '2026-01-01 00:00:01.000000', 'e', 'u2', 'B',
+    'champion-model', '2', '{}', '1', 1.0, 0.8, NULL, NULL, NULL, NULL, 3.0);
 """
 
 

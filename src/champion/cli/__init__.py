@@ -16,10 +16,12 @@ import typer
 from champion.cli import (  # noqa: F401  (importing a module registers its commands)
     ab,
     ab_simulate,
+    adopt,
     demo,
     drift,
     lifecycle,
     registry,
+    score,
     serve,
     simulate,
     train,

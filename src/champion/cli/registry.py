@@ -11,7 +11,7 @@ from rich.table import Table
 from champion.cli.app import app, registry_app
 from champion.cli.common import JsonOpt, ReasonOpt, console
 from champion.settings import load_settings
-from champion.tracking.registry import VersionInfo, open_registry
+from champion.tracking.registry import DATASET_TAG, VersionInfo, open_registry
 
 
 def _last_move(version: VersionInfo) -> str:
@@ -52,7 +52,7 @@ def registry_list(as_json: JsonOpt = False) -> None:
             ", ".join(v.aliases),
             v.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             v.run_id or "",
-            v.tags.get("champion.dataset", ""),
+            v.tags.get(DATASET_TAG, ""),
             _last_move(v),
         )
     console.print(table)

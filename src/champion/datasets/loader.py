@@ -105,7 +105,8 @@ def _is_identifier(column: pd.Series) -> bool:
     return levels > IDENTIFIER_MIN_LEVELS and levels > IDENTIFIER_SHARE * column.notna().sum()
 
 
-def _infer_task(target: pd.Series) -> Task:
+def infer_task(target: pd.Series) -> Task:
+    """Classification for labels (text, booleans, few integer levels), else regression."""
     if ptypes.is_bool_dtype(target) or not ptypes.is_numeric_dtype(target):
         return Task.CLASSIFICATION
     values = target.dropna()
@@ -164,7 +165,7 @@ def infer_schema(
         raise InvalidInputError("no usable feature column: give --features or another table")
     inferred_task = None
     if target is not None:
-        inferred_task = parse(Task, task, "task") if task else _infer_task(frame[target])
+        inferred_task = parse(Task, task, "task") if task else infer_task(frame[target])
     return Schema(
         target=target,
         task=inferred_task,

@@ -1,6 +1,7 @@
 """The use cases of champion, as plain typed functions, one module each.
 
 * :mod:`~champion.lifecycle.bootstrap` — no champion yet: train one, alias it;
+* :mod:`~champion.lifecycle.adoption` — or adopt a version the team already has;
 * :mod:`~champion.lifecycle.drift_check` — the served features against the champion's
   training data;
 * :mod:`~champion.lifecycle.retrain` — a challenger from live labels, only on drift;
@@ -13,6 +14,7 @@ task, passing only ids and small JSON. Nothing here talks to a user: progress go
 through an optional callback, results come back as frozen dataclasses.
 """
 
+from champion.lifecycle.adoption import AdoptionOutcome, Reference, adopt
 from champion.lifecycle.bootstrap import BootstrapOutcome, bootstrap, model_status
 from champion.lifecycle.drift_check import ServedDrift, check_served_drift
 from champion.lifecycle.experiment import (
@@ -26,12 +28,15 @@ from champion.lifecycle.retrain import RetrainOutcome, drift_retrain, retrain_ch
 from champion.lifecycle.workspace import Workspace
 
 __all__ = [
+    "AdoptionOutcome",
     "BootstrapOutcome",
     "EvaluationOutcome",
+    "Reference",
     "RetrainOutcome",
     "ServedDrift",
     "TrainOutcome",
     "Workspace",
+    "adopt",
     "apply_decision",
     "bootstrap",
     "check_served_drift",

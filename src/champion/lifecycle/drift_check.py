@@ -15,7 +15,7 @@ from champion.errors import NotFoundError
 from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import EventStore
 from champion.settings import Settings
-from champion.tracking.registry import VersionInfo
+from champion.tracking.registry import DATASET_TAG, VersionInfo
 from champion.tracking.runs import load_profile, run_schema
 from champion.types import Alias
 
@@ -54,11 +54,20 @@ class ChampionSchema:
 def champion_schema(ws: Workspace) -> ChampionSchema:
     """The champion's training schema; NotFoundError when there is no champion yet."""
     champion = ws.require(Alias.CHAMPION, "run `champion lifecycle bootstrap` first")
-    if champion.run_id is None:
-        raise NotFoundError(f"champion v{champion.version} has no training run")
-    schema = run_schema(ws.tracking.client, champion.run_id)
-    dataset = champion.tags.get("champion.dataset", "live")
-    return ChampionSchema(champion, champion.run_id, schema, dataset)
+    run_id = champion.schema_run
+    if run_id is None:
+        raise NotFoundError(
+            f"champion v{champion.version} has no training run: run `champion adopt "
+            f"{champion.model_uri} --reference FILE --target COLUMN` to give it a schema"
+        )
+    schema = run_schema(ws.tracking.client, run_id)
+    if schema.target is None or not schema.features:
+        raise NotFoundError(
+            f"champion v{champion.version}'s run {run_id} records no champion schema: run "
+            f"`champion adopt {champion.model_uri} --reference FILE --target COLUMN`"
+        )
+    dataset = champion.tags.get(DATASET_TAG, "live")
+    return ChampionSchema(champion, run_id, schema, dataset)
 
 
 def served_frame(records: list[dict[str, Any]], schema: Schema) -> pd.DataFrame:

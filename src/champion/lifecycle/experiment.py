@@ -19,8 +19,8 @@ from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import DEFAULT_EXPERIMENT, ABConfig, EventStore
 from champion.settings import Settings
 from champion.tracking.comparisons import ComparisonRun, is_repeat, log_look, mark_applied, open_run
-from champion.tracking.registry import VersionInfo
-from champion.tracking.runs import run_schema
+from champion.tracking.registry import TASK_TAG, VersionInfo
+from champion.tracking.runs import version_task
 from champion.types import ABMode, Action, Alias, Task
 
 
@@ -95,11 +95,12 @@ class Trial:
 
 
 def _task(ws: Workspace, version: VersionInfo) -> Task:
-    if version.run_id is None:
-        raise NotFoundError(f"version {version.version} has no training run: task unknown")
-    task = run_schema(ws.tracking.client, version.run_id).task
+    task = version_task(ws.tracking.client, version)
     if task is None:
-        raise NotFoundError(f"run {version.run_id} records no task (classification/regression)")
+        raise NotFoundError(
+            f"v{version.version}'s task is unknown: tag it {TASK_TAG}=classification "
+            f"(or regression), or run `champion adopt {version.model_uri} ...`"
+        )
     return task
 
 

@@ -13,7 +13,7 @@ from champion.drift import ReferenceProfile, build_profile
 from champion.lifecycle.workspace import Workspace
 from champion.settings import Settings
 from champion.tracking.connection import ensure_experiment, while_unreachable
-from champion.tracking.registry import VersionInfo
+from champion.tracking.registry import DATASET_TAG, VersionInfo
 from champion.tracking.runs import LoggedRun, log_training_run, save_model_locally
 from champion.training import TrainConfig, TrainResult, train
 from champion.types import Alias
@@ -102,7 +102,7 @@ def _publish(
             actor=settings.who,
             reason=reason,
             model_id=run.model_id,
-            tags={"champion.dataset": dataset.name, "champion.data_sha256": run.data_digest},
+            tags={DATASET_TAG: dataset.name, "champion.data_sha256": run.data_digest},
         ),
     )
     return TrainOutcome(result, profile, run, version)
