@@ -118,6 +118,11 @@ class TrainingSettings(Group):
         ge=10,
         description="Latest labelled rows a drift-triggered retraining learns from.",
     )
+    trainer: str | None = setting(
+        None,
+        "CHAMPION_TRAINER",
+        description="Your training function, package.module:function, instead of FLAML.",
+    )
     retrain_min_rows: int = setting(
         200,
         "CHAMPION_RETRAIN_MIN_ROWS",
@@ -227,6 +232,12 @@ class ServingSettings(Group):
         description="Seconds between checks of the registry aliases and the A/B config.",
     )
     max_batch_items: int = setting(1000, "CHAMPION_MAX_BATCH_ITEMS", ge=1)
+    strict_features: bool = setting(
+        False,
+        "CHAMPION_STRICT_FEATURES",
+        description="A request feature the model does not use is a 422 (default: ignored "
+        "and listed in the response's ignored_features).",
+    )
     max_body_bytes: int = setting(
         2 * 1024 * 1024,
         "CHAMPION_MAX_BODY_BYTES",

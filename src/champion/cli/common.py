@@ -14,6 +14,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from champion.datasets import BUNDLED, Dataset, infer_schema, load_data, load_dataset
 from champion.errors import InvalidInputError
+from champion.settings import Settings
+from champion.training import TrainConfig
+from champion.training.plugin import load_trainer
 from champion.types import ABMode, Task, parse
 
 console = Console()
@@ -29,6 +32,10 @@ DataOpt = Annotated[Path | None, Opt(help="Or any CSV/Parquet table; needs --tar
 TargetOpt = Annotated[str | None, Opt(help="Target column.")]
 TaskOpt = Annotated[str | None, Opt(help="classification | regression (default: inferred).")]
 BudgetOpt = Annotated[float | None, Opt(help="Search time budget in seconds.")]
+TrainerOpt = Annotated[
+    str | None,
+    Opt(help="Your training function, package.module:function, instead of the FLAML search."),
+]
 ReasonOpt = Annotated[str | None, Opt(help="Why (recorded in the registry history).")]
 ModeOpt = Annotated[str | None, Opt(help=f"Routing: {' | '.join(ABMode)}.")]
 SplitOpt = Annotated[float | None, Opt(help="Share of traffic to the challenger (0..1).")]
@@ -78,8 +85,21 @@ def load_source(
     return source
 
 
-def search_progress(budget: float) -> tuple[Progress, Callable[[float, int], None]]:
-    """A transient progress bar of the AutoML search on stderr, and its tick."""
+def training_config(settings: Settings, **overrides: object) -> TrainConfig:
+    """The training configuration of a command; a plug-in trainer is imported now, so a
+    bad ``--trainer`` is one line before any data or model is touched."""
+    config = settings.training.config(**overrides)
+    if config.trainer is not None:
+        load_trainer(config.trainer)
+    return config
+
+
+def search_progress(config: TrainConfig) -> tuple[Progress, Callable[[float, int], None]]:
+    """A transient progress bar of the training on stderr (the AutoML search's seconds,
+    or a plug-in trainer's folds), and its tick."""
+    if config.trainer is not None:
+        return _fold_progress(config)
+    budget = config.budget
     progress = Progress(
         TextColumn("[bold]AutoML search[/]"),
         BarColumn(),
@@ -92,5 +112,22 @@ def search_progress(budget: float) -> tuple[Progress, Callable[[float, int], Non
 
     def tick(elapsed: float, evaluations: int) -> None:
         progress.update(task, completed=min(elapsed, budget), evals=evaluations)
+
+    return progress, tick
+
+
+def _fold_progress(config: TrainConfig) -> tuple[Progress, Callable[[float, int], None]]:
+    progress = Progress(
+        TextColumn(f"[bold]trainer {config.trainer}[/] cross-validation"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} folds"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+    task = progress.add_task("folds", total=config.folds)
+
+    def tick(elapsed: float, folds: int) -> None:
+        progress.update(task, completed=folds)
 
     return progress, tick

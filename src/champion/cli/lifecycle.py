@@ -21,11 +21,13 @@ from champion.cli.common import (
     SplitOpt,
     TargetOpt,
     TaskOpt,
+    TrainerOpt,
     choice,
     console,
     load_source,
     search_progress,
     split_share,
+    training_config,
 )
 from champion.cli.train import print_outcome
 from champion.lifecycle import bootstrap, check_served_drift, drift_retrain, evaluate_and_promote
@@ -41,13 +43,14 @@ def lifecycle_bootstrap(
     target: TargetOpt = None,
     task: TaskOpt = None,
     budget: BudgetOpt = None,
+    trainer: TrainerOpt = None,
 ) -> None:
     """First run: when no champion exists, train one and make it champion."""
     kind = choice(Task, task, "--task")
     settings = load_settings()
+    config = training_config(settings, task=kind, budget=budget, trainer=trainer)
     source = load_source(dataset, data, target, task)
-    config = settings.training.config(task=kind, budget=budget)
-    progress, tick = search_progress(config.budget)
+    progress, tick = search_progress(config)
     with progress:
         outcome = bootstrap(settings, source, config, on_progress=tick)
     if outcome.training is not None:
@@ -83,13 +86,14 @@ def lifecycle_drift_retrain(
     mode: ModeOpt = None,
     split_b: SplitOpt = None,
     budget: BudgetOpt = None,
+    trainer: TrainerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """On drift, retrain on the latest labelled rows, register a challenger, start an A/B."""
     routing, share = choice(ABMode, mode, "--mode"), split_share(split_b)
     settings = load_settings()
-    config = settings.training.config(budget=budget)
-    progress, tick = search_progress(config.budget)
+    config = training_config(settings, budget=budget, trainer=trainer)
+    progress, tick = search_progress(config)
     with progress:
         outcome = drift_retrain(
             settings, config, force=force, mode=routing, split_b=share, on_progress=tick

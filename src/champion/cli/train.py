@@ -13,10 +13,12 @@ from champion.cli.common import (
     ReasonOpt,
     TargetOpt,
     TaskOpt,
+    TrainerOpt,
     choice,
     console,
     load_source,
     search_progress,
+    training_config,
 )
 from champion.lifecycle import TrainOutcome, train_and_register
 from champion.reports.console import leaderboard_view
@@ -54,6 +56,7 @@ def train(
     metric: MetricOpt = None,
     budget: BudgetOpt = None,
     seed: SeedOpt = None,
+    trainer: TrainerOpt = None,
     register: Annotated[
         str | None, Opt(help="Register the model as challenger or champion (default: don't).")
     ] = None,
@@ -63,9 +66,11 @@ def train(
     kind = choice(Task, task, "--task")
     alias = choice(Alias, register, "--register")
     settings = load_settings()
+    config = training_config(
+        settings, task=kind, metric=metric, budget=budget, seed=seed, trainer=trainer
+    )
     source = load_source(dataset, data, target, task)
-    config = settings.training.config(task=kind, metric=metric, budget=budget, seed=seed)
-    progress, tick = search_progress(config.budget)
+    progress, tick = search_progress(config)
     with progress:
         outcome = train_and_register(
             settings,

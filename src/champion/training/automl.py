@@ -21,7 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ from champion.errors import InvalidInputError
 from champion.training.config import CLASSIFIERS, REGRESSORS, TrainConfig
 from champion.training.estimator import LabelledClassifier
 from champion.training.metrics import classification_scores, regression_scores
+from champion.training.plugin import cross_validate, load_trainer
 from champion.training.preprocessing import build_preprocessor
 from champion.training.selection import (
     CLASSIFICATION_METRICS,
@@ -351,6 +352,8 @@ def train(
     """Prepare, search, rank, select and refit; ``on_progress(elapsed_seconds,
     evaluations)`` ticks during the search."""
     config = config or TrainConfig()
+    if config.trainer is not None:
+        return _train_plugin(frame, schema, config, on_progress)
     prepared = prepare(frame, schema, config)
     classes = _estimator_classes(prepared.flaml_task, prepared.families)
     recorder = _FoldRecorder(classes, prepared.flaml_task)
@@ -381,6 +384,38 @@ def train(
         n_trials=recorder.n_evaluations,
         search_seconds=search_seconds,
         fit_seconds=fit_seconds,
+        config=config,
+    )
+
+
+def _train_plugin(
+    frame: pd.DataFrame,
+    schema: Schema,
+    config: TrainConfig,
+    on_progress: Callable[[float, int], None] | None,
+) -> TrainResult:
+    """The team's trainer (:mod:`champion.training.plugin`), cross-validated and refit."""
+    assert config.trainer is not None
+    trainer = load_trainer(config.trainer)  # fails first, before any data work
+    task, metric = _validate(frame, schema, config)
+    assert schema.target is not None
+    labelled = frame.loc[frame[schema.target].notna(), [*schema.features, schema.target]]
+    rows = labelled.reset_index(drop=True)
+    schema = replace(schema, task=task)  # the trainer is told the task in force
+    fit = cross_validate(trainer, rows, schema, config, task, metric, on_progress)
+    return TrainResult(
+        model=fit.model,
+        task=task,
+        metric=metric,
+        search_loss="log_loss" if task == Task.CLASSIFICATION else metric,
+        schema=schema,
+        classes=fit.classes,
+        leaderboard=(fit.candidate,),
+        selection=fit.selection,
+        n_rows=len(rows),
+        n_trials=config.folds + 1,
+        search_seconds=fit.cv_seconds,
+        fit_seconds=fit.fit_seconds,
         config=config,
     )
 

@@ -25,9 +25,12 @@ class TrainConfig:
     precision_tolerance: float = 0.05  # recall selection: precision given up at most
     min_precision: float = 0.0
     min_rows: int = 50
+    trainer: str | None = None  # package.module:function instead of the FLAML search
 
     def __post_init__(self) -> None:
         problems = []
+        if self.trainer is not None and not _is_trainer_path(self.trainer):
+            problems.append(f"trainer must be package.module:function, got {self.trainer!r}")
         if self.task is not None and self.task not in tuple(Task):
             problems.append(f"task must be classification or regression, got {self.task!r}")
         if self.budget <= 0:
@@ -44,3 +47,9 @@ class TrainConfig:
             problems.append(f"unknown estimator(s) {unknown}; choose from {sorted(allowed)}")
         if problems:
             raise InvalidInputError("invalid training configuration: " + "; ".join(problems))
+
+
+def _is_trainer_path(path: str) -> bool:
+    module, _, function = path.partition(":")
+    names = [*module.split("."), *function.split(".")]
+    return bool(module and function) and all(n.isidentifier() for n in names)
