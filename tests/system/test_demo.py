@@ -15,22 +15,27 @@ from champion.tracking.registry import open_registry
 
 
 def test_demo_tells_the_whole_story(tmp_path, capsys) -> None:
+    """The default story (diamonds, a concept shift in one segment): drift, a retrained
+    challenger that wins its experiment, promotion and the hot swap."""
     workdir = tmp_path / "demo"
-    argv = ["demo", "--workdir", str(workdir), "--budget", "2", "--rows", "300"]
-    argv += ["--eval-every", "300", "--max-evaluations", "3", "--seed", "1"]
+    argv = ["demo", "--workdir", str(workdir), "--budget", "2", "--rows", "600"]
+    argv += ["--eval-every", "300", "--max-evaluations", "4", "--seed", "3"]
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     out = capsys.readouterr().out
     assert exit_info.value.code == 0, out
     story = json.loads((workdir / "summary.json").read_text())
     steps = {s["step"]: s for s in story["steps"]}
+    assert steps["scenario"]["scenario"] == "concept-shift"
+    assert "where carat > " in steps["scenario"]["change"]
     assert steps["bootstrap"]["champion"] == "1"
     assert steps["stable traffic"]["drifted"] is False
     assert steps["drifted traffic"]["drifted"] is True
-    assert set(steps["drifted traffic"]["drifted_features"]) <= {"Age", "Fare"}  # only those
+    assert {"carat", "clarity"} <= set(steps["drifted traffic"]["drifted_features"])
     assert steps["retrain"]["retrained"] is True and steps["retrain"]["challenger"] == "2"
+    assert steps["retrain"]["training_rows"] == 600  # the changed window, no repeated row
     action = steps["decision"]["action"]
-    assert action in ("promote", "reject")  # the horizon forces a decision by the last look
+    assert action == "promote", steps["decision"]["reasons"]  # retraining learnt the change
 
     settings = load_settings(home=workdir)
     registry = open_registry(settings)
@@ -56,12 +61,35 @@ def test_demo_tells_the_whole_story(tmp_path, capsys) -> None:
     # every request the demo sent is in the prediction log, labelled
     store = EventStore(settings.events_url)
     rounds = len(story["evaluations"])
-    sent = 300 + 300 + 300 * rounds + (20 if action == "promote" else 0)
+    sent = 600 + 600 + 300 * rounds + 20
     assert store.count_predictions() == sent
     store.dispose()
 
     html = (workdir / "report.html").read_text()
     assert "data-chart='confidence-sequence'" in html
-    assert html.count("data-chart='feature'") == 16  # two windows x 8 features
+    assert html.count("data-chart='feature'") == 18  # two windows x 9 features
     assert "Training — challenger v2" in html
     assert f"mlflow ui --backend-store-uri {settings.tracking_uri}" in out.replace("\n", "")
+
+
+def test_demo_without_drift_retrains_nothing(tmp_path, capsys) -> None:
+    """``--scenario no-drift`` on the small Titanic table: windows of distinct rows (half
+    the live pool), a quiet drift check, no challenger."""
+    workdir = tmp_path / "demo"
+    argv = ["demo", "--dataset", "titanic", "--scenario", "no-drift", "--workdir", str(workdir)]
+    argv += ["--budget", "2", "--seed", "2"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0, out
+    assert "windows of 156 distinct rows (half the live pool)" in " ".join(out.split())
+    steps = {s["step"]: s for s in json.loads((workdir / "summary.json").read_text())["steps"]}
+    assert steps["scenario"]["scenario"] == "no-drift"
+    assert steps["stable traffic"]["drifted"] is False
+    assert steps["drifted traffic"]["drifted"] is False
+    assert steps["retrain"]["retrained"] is False and "decision" not in steps
+    registry = open_registry(load_settings(home=workdir))
+    assert [v.version for v in registry.versions()] == ["1"]
+    store = EventStore(load_settings(home=workdir).events_url)
+    assert store.count_predictions() == 156 * 2
+    store.dispose()

@@ -66,9 +66,14 @@ def split(values: str | None) -> list[str] | None:
 
 
 def load_source(
-    dataset: str | None, data: Path | None, target: str | None, task: str | None = None
+    dataset: str | None,
+    data: Path | None,
+    target: str | None,
+    task: str | None = None,
+    *,
+    default: str = "titanic",
 ) -> Dataset:
-    """``--data PATH --target COL`` or ``--dataset NAME`` (default titanic)."""
+    """``--data PATH --target COL`` or ``--dataset NAME`` (else the ``default`` one)."""
     kind = choice(Task, task, "--task")
     if data is not None:
         if dataset is not None:
@@ -76,7 +81,7 @@ def load_source(
         if target is None:
             raise InvalidInputError("--data needs --target COL (the column to predict)")
         return load_data(data, target=target, task=kind)
-    source = load_dataset(dataset or "titanic")
+    source = load_dataset(dataset or default)
     if target is not None and target != source.schema.target:
         schema = infer_schema(source.frame, target=target, task=kind)
         return Dataset(source.name, source.frame, schema, source.source)

@@ -37,14 +37,21 @@ from champion.demo.steps import (
     retrain_step,
     send_window,
 )
-from champion.demo.story import DemoStory, DriftedTraffic, Retrained, StableTraffic
+from champion.demo.story import (
+    DemoStory,
+    DriftedTraffic,
+    Retrained,
+    ScenarioChosen,
+    StableTraffic,
+)
 from champion.drift import DriftResult
 from champion.errors import InvalidInputError
 from champion.reports.console import drift_view
 from champion.reports.demo import DemoReport, Experiment, Training, write_report
 from champion.serving.process import local_api, wait_for
 from champion.settings import Settings
-from champion.simulation.drift import make_traffic
+from champion.simulation.drift import sample_rows
+from champion.simulation.scenarios import Scenario, World, world_of
 from champion.tracking.registry import open_registry
 from champion.types import ABMode
 
@@ -65,13 +72,14 @@ def default_drift_cols(source: Dataset) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class DemoOptions:
+    scenario: Scenario = Scenario.CONCEPT_SHIFT  # what changes after the stable window
     mode: ABMode = ABMode.SHADOW  # experiment routing: shadow | hash | random
     split_b: float = 0.5
-    rows: int = 1500  # rows per traffic window (stable, drifted)
+    rows: int = 1000  # requests per traffic window (stable, drifted)
     eval_every: int = 500  # rows of traffic between evaluations
     max_evaluations: int = 12
     budget: float = 8.0  # AutoML seconds per training
-    shift_sd: float = 1.0  # numeric drift: shift by this many SDs (0: the original router's rule)
+    shift_sd: float = 1.0  # strength of the shift: normal scores move by about this many SDs
     seed: int = 0
 
 
@@ -88,10 +96,14 @@ def _check(source: Dataset, cols: Sequence[str], options: DemoOptions) -> None:
         raise InvalidInputError(f"the dataset has {len(source.frame)} rows; the demo needs 100")
 
 
-def demo_settings(settings: Settings, workdir: Path, rows: int, options: DemoOptions) -> Settings:
-    """The user's settings, with everything the demo owns pointed at ``workdir``."""
-    horizon = options.eval_every * options.max_evaluations
-    window = min(options.rows, rows * 35 // 100)
+def demo_settings(
+    settings: Settings, workdir: Path, pools: Pools, options: DemoOptions
+) -> Settings:
+    """The user's settings, with everything the demo owns pointed at ``workdir``; the
+    experiment's horizon is the experiment pool's rows (each is sent once)."""
+    horizon = experiment_rows(pools, options)
+    look = experiment_look(pools, options)
+    window = pools.window_rows
     return settings.with_values(
         home=workdir,
         mlflow_tracking_uri=None,
@@ -100,9 +112,11 @@ def demo_settings(settings: Settings, workdir: Path, rows: int, options: DemoOpt
         train_budget=options.budget,
         drift_window=window,
         retrain_rows=window,
+        # a small dataset's window is small: the demo retrains on what it has
+        retrain_min_rows=min(settings.training.retrain_min_rows, max(window, 10)),
         ab_planned_labels=max(horizon // 2, 10),
         ab_max_labelled=max(horizon, 3),
-        ab_min_labelled=min(200, max(options.eval_every // 2, 2)),
+        ab_min_labelled=min(200, max(look // 2, 2)),
         seed=options.seed,
     )
 
@@ -114,9 +128,44 @@ def split_pools(source: Dataset, options: DemoOptions) -> Pools:
     frame = source.frame
     reference = Dataset(source.name, frame.iloc[order[:cut1]], source.schema, source.source)
     live = frame.iloc[order[cut1:cut2]]
-    # distinct rows per window when the pool is large enough (duplicates would let the
-    # retraining's cross-validation see its validation rows)
-    return Pools(reference, live, frame.iloc[order[cut2:]], min(options.rows, len(live)))
+    # a window never repeats a row — repeats are not independent draws, and the drift
+    # tests and the A/B test would count them as new evidence — and is at most half its
+    # pool, so a shifted window can be a selection from it
+    return Pools(reference, live, frame.iloc[order[cut2:]], min(options.rows, len(live) // 2))
+
+
+def experiment_rows(pools: Pools, options: DemoOptions) -> int:
+    """The experiment's horizon: its planned rows, at most half the experiment pool (each
+    row is sent once; a shifted experiment is a selection from the pool)."""
+    return min(options.eval_every * options.max_evaluations, len(pools.test) // 2)
+
+
+def experiment_look(pools: Pools, options: DemoOptions) -> int:
+    """Rows between evaluations: ``eval_every``, or a quarter of a short experiment (so
+    it still has several looks)."""
+    return max(min(options.eval_every, -(-experiment_rows(pools, options) // 4)), 1)
+
+
+def _world(source: Dataset, pools: Pools, cols: tuple[str, ...], options: DemoOptions) -> World:
+    schema = source.schema
+    assert schema.target is not None and schema.task is not None  # load_source checked
+    return world_of(
+        options.scenario,
+        pools.reference.frame,
+        drift_cols=cols,
+        strength=options.shift_sd,
+        target=schema.target,
+        task=schema.task,
+    )
+
+
+def _sizes(pools: Pools, options: DemoOptions) -> str:
+    capped = " (half the live pool)" if pools.window_rows < options.rows else ""
+    return (
+        f"{len(pools.reference.frame)} reference rows · windows of {pools.window_rows} distinct "
+        f"rows{capped} · up to {experiment_rows(pools, options)} experiment rows, each sent "
+        f"once, a look every {experiment_look(pools, options)}"
+    )
 
 
 def _fresh(workdir: Path) -> Path:
@@ -150,13 +199,8 @@ class _Scene:
     story: DemoStory
     source: Dataset
     pools: Pools
-    cols: tuple[str, ...]
+    world: World
     options: DemoOptions
-
-    @property
-    def shift(self) -> float | None:
-        """Numeric drift in SDs, or None for the original router's rule."""
-        return self.options.shift_sd if self.options.shift_sd > 0 else None
 
 
 @dataclass
@@ -171,7 +215,7 @@ class _Run:
 def _traffic_and_drift(scene: _Scene) -> _Run:
     """2–4: stable traffic and its drift check, drifted traffic, the drift-retrain step."""
     console, story, pools, seed = scene.console, scene.story, scene.pools, scene.options.seed
-    stable = make_traffic(pools.live, pools.window_rows, seed=seed + 1)
+    stable = sample_rows(pools.live, pools.window_rows, seed=seed + 1, replace=False)
     label = "2. stable traffic + labels"
     sent = send_window(console, label, story.api_url, stable, scene.source, seed + 1)
     checked = lifecycle.check_served_drift(scene.settings).result
@@ -181,10 +225,12 @@ def _traffic_and_drift(scene: _Scene) -> _Run:
         )
     )
     console.print(f"drift check on the served window: {checked.reason}")
-    drifted = make_traffic(
-        pools.live, pools.window_rows, seed=seed + 2, drift_cols=scene.cols, shift_sd=scene.shift
+    drifted = scene.world.sample(pools.live, pools.window_rows, seed=seed + 2)
+    label = (
+        "3. more traffic, nothing changed"
+        if scene.world.scenario == Scenario.NO_DRIFT
+        else f"3. traffic after the change ({scene.world.scenario})"
     )
-    label = f"3. traffic drifting in {', '.join(scene.cols)}"
     sent = send_window(console, label, story.api_url, drifted, scene.source, seed + 2)
     config = scene.settings.training.config()
     retrain = retrain_step(
@@ -227,9 +273,9 @@ def _experiment(scene: _Scene, run: _Run) -> None:
         scene.source,
         mode=options.mode,
         rounds=options.max_evaluations,
-        eval_every=options.eval_every,
-        drift_cols=scene.cols,
-        shift_sd=scene.shift,
+        eval_every=experiment_look(scene.pools, options),
+        horizon=experiment_rows(scene.pools, options),
+        world=scene.world,
         seed=options.seed,
     )
     story.steps.append(decided)
@@ -250,18 +296,22 @@ def run_demo(
     cols = tuple(drift_cols) if drift_cols else default_drift_cols(source)
     _check(source, cols, options)
     workdir = _fresh(workdir)
-    settings = demo_settings(settings, workdir, len(source.frame), options)
-    story, started = DemoStory(source.name), time.perf_counter()
     pools = split_pools(source, options)
+    settings = demo_settings(settings, workdir, pools, options)
+    story, started = DemoStory(source.name), time.perf_counter()
+    world = _world(source, pools, cols, options)
+    story.steps.append(ScenarioChosen(options.scenario, world.describe()))
     console.rule(
         f"champion demo · {source.name} · {len(source.frame):,} rows · {source.schema.task}"
     )
+    console.print(f"scenario {options.scenario}: {world.describe()}")
+    console.print(_sizes(pools, options), highlight=False)
     step, boot = bootstrap_step(console, settings, pools.reference, settings.training.config())
     story.steps.append(step)
     with local_api(_api_env(settings), workdir / "api.log") as api:
         story.api_url = api.url
         console.print(f"prediction API on {api.url} (docs at {api.url}/docs)")
-        scene = _Scene(console, settings, story, source, pools, cols, options)
+        scene = _Scene(console, settings, story, source, pools, world, options)
         run = _traffic_and_drift(scene)
         if run.retrain is not None and run.retrain.retrained:
             _experiment(scene, run)

@@ -3,7 +3,6 @@ CLI and the DAGs call, shows its progress, and returns what happened as a typed 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,6 +17,7 @@ from champion.serving.process import wait_for
 from champion.settings import Settings
 from champion.simulation.drift import make_traffic
 from champion.simulation.replay import TrafficResult, send_traffic
+from champion.simulation.scenarios import World
 from champion.training import TrainConfig, TrainResult
 from champion.types import ABMode, Action
 
@@ -121,26 +121,23 @@ def experiment_step(
     mode: ABMode,
     rounds: int,
     eval_every: int,
-    drift_cols: Sequence[str],
-    shift_sd: float | None,
+    horizon: int,
+    world: World,
     seed: int,
 ) -> tuple[Decided, lifecycle.EvaluationOutcome]:
     """5. Traffic on unseen rows and an evaluation after every window, until a decision
     (the horizon forces one by the last)."""
     outcome = None
+    # rows no model was trained on, each sent once: one draw of the changed world
+    order = world.sample(pools.test, horizon, seed=seed + 10)
+    rounds = min(rounds, -(-len(order) // eval_every))
     with progress_bar(console) as progress:
         task = progress.add_task(f"5. {mode} experiment: traffic + evaluation", total=rounds)
         for round_ in range(rounds):
-            window = make_traffic(
-                pools.test,
-                eval_every,
-                seed=seed + 10 + round_,
-                drift_cols=drift_cols,
-                shift_sd=shift_sd,
-            )
+            chunk = order.iloc[round_ * eval_every : (round_ + 1) * eval_every]
             send_traffic(
                 story.api_url,
-                window,
+                chunk,
                 source.schema.features,
                 target=source.schema.target,
                 seed=seed + 10 + round_,

@@ -29,6 +29,13 @@ class Step:
 
 
 @dataclass(frozen=True)
+class ScenarioChosen(Step):
+    name: ClassVar[str] = "scenario"
+    scenario: str
+    change: str
+
+
+@dataclass(frozen=True)
 class Bootstrapped(Step):
     name: ClassVar[str] = "bootstrap"
     champion: str
