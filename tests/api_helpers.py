@@ -36,3 +36,7 @@ def set_config(url: str, **body: Any) -> dict[str, Any]:
     )
     response.raise_for_status()
     return response.json()
+
+
+#: The admin token as a bearer credential (the admin token is also accepted by /feedback).
+AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -225,6 +225,18 @@ class ServingSettings(Group):
         "CHAMPION_ADMIN_TOKEN",
         description="Bearer token of the admin endpoints (A/B config); unset: they refuse.",
     )
+    feedback_token: SecretStr | None = setting(
+        None,
+        "CHAMPION_FEEDBACK_TOKEN",
+        description="Bearer token of POST /feedback (the admin token works too); "
+        "neither set: labels are refused.",
+    )
+    read_token: SecretStr | None = setting(
+        None,
+        "CHAMPION_READ_TOKEN",
+        description="Set: GET /ab/report and /models need it (or the admin token) as a "
+        "bearer token; unset: they are open.",
+    )
     poll_interval: float = setting(
         5.0,
         "CHAMPION_POLL_INTERVAL",
@@ -243,6 +255,16 @@ class ServingSettings(Group):
         "CHAMPION_MAX_BODY_BYTES",
         ge=1024,
         description="Largest request body the API reads; larger ones are refused with 413.",
+    )
+    max_json_keys: int = setting(
+        1000,
+        "CHAMPION_MAX_JSON_KEYS",
+        ge=10,
+        description="Most keys one JSON object of a request may have (a record's features "
+        "included); more: 422 before any validation.",
+    )
+    max_json_depth: int = setting(
+        32, "CHAMPION_MAX_JSON_DEPTH", ge=4, description="Deepest nesting a request may have."
     )
     gil_switch_interval: float = setting(
         0.0005,

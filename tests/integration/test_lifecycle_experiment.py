@@ -21,7 +21,7 @@ from champion.abtest.sequential import paired
 from champion.cli import main
 from champion.lifecycle import evaluate_and_promote, start_experiment
 from champion.predictionlog import EventStore
-from champion.predictionlog.schema import schema_version
+from champion.predictionlog.schema import SCHEMA_VERSION, schema_version
 from champion.settings import load_settings
 from champion.tracking.connection import connect
 from champion.tracking.registry import open_registry
@@ -266,7 +266,7 @@ def test_migrate_upgrades_a_version_1_log(tmp_path) -> None:
     with store.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE failures")
         conn.execute(update(schema_version).values(version=1))
-    assert store.migrate() == 4
+    assert store.migrate() == SCHEMA_VERSION
     store.record_failure(experiment_id="e", variant="A", model_version="1", requests=3, error="x")
     assert store.failure_counts("e") == {("A", "1"): 3}
     store.dispose()
@@ -277,7 +277,7 @@ def test_migrate_upgrades_a_version_2_log_with_its_shadow_rows(tmp_path) -> None
     with sqlite3.connect(path) as old:  # the version-2 predictions table, two rows
         old.executescript(V2_SCHEMA)
     store = EventStore(f"sqlite:///{path}")
-    assert store.migrate() == 4
+    assert store.migrate() == SCHEMA_VERSION
     frame, ignored = store.experiment_frame("e", champion="1", challenger="2")
     assert ignored == 1  # the B row of v2 had no champion prediction: not a pair
     (row,) = frame.to_dict("records")
@@ -333,3 +333,29 @@ def test_cli_ab_commands(settings, store, monkeypatch, capsys) -> None:
     assert code == 2 and "--mode must be one of" in err
     code, _, err = run_cli(["ab", "start"], capsys)
     assert code == 2 and "no challenger" in err
+
+
+def test_migrate_marks_the_labels_of_a_version_4_log_unverified(tmp_path) -> None:
+    from sqlalchemy import select, update
+
+    from champion.predictionlog.schema import feedback
+
+    store = EventStore(f"sqlite:///{tmp_path / 'v4.db'}")
+    store.migrate()
+    request_id = "00000000-0000-4000-8000-000000000001"
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO predictions (request_id, created_at, experiment_id, variant, "
+            "model_name, model_version, features, prediction, latency_ms) VALUES "
+            f"('{request_id}', '2026-01-01 00:00:00', 'e', 'A', 'champion-model', '1', "
+            "'{}', '1', 1.0)"
+        )
+    store.add_feedback([(request_id, 1)], source="admin")
+    with store.engine.begin() as conn:  # back to version 4: no source column
+        conn.exec_driver_sql("ALTER TABLE feedback DROP COLUMN source")
+        conn.execute(update(schema_version).values(version=4))
+    assert store.migrate() == SCHEMA_VERSION
+    with store.engine.begin() as conn:
+        rows = conn.execute(select(feedback.c.request_id, feedback.c.source)).all()
+    assert rows == [(request_id, "unverified")]
+    store.dispose()

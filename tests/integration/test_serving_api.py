@@ -14,7 +14,7 @@ import pytest
 
 from champion.predictionlog import EventStore, sqlite_url
 
-from api_helpers import TOKEN, feature_rows, set_config
+from api_helpers import AUTH, TOKEN, feature_rows, set_config
 from servers import api_server, postgres_cluster
 
 
@@ -163,6 +163,9 @@ def test_invalid_input_is_422_naming_the_field_and_logs_nothing(api, rows, store
     assert store.count_predictions("invalid-input") == 0  # nothing logged for rejects
 
 
+VENDOR = {"content-type": "application/vnd.champion+json"}  # JSON, but not the fast path's
+
+
 def test_predict_bodies_on_and_off_the_fast_path_answer_alike(api, rows, store) -> None:
     """Well-formed bodies skip FastAPI's request machinery; everything else is replayed
     into FastAPI — either way the same answers, errors and log rows."""
@@ -178,13 +181,16 @@ def test_predict_bodies_on_and_off_the_fast_path_answer_alike(api, rows, store) 
             200,
             None,
         ),
-        (json.dumps({"user_id": 7.0, "features": good}), raw, 200, None),  # coerced by FastAPI
+        (json.dumps({"user_id": 7.0, "features": good}), raw, 422, ["body", "user_id"]),
+        (json.dumps({"user_id": True, "features": good}), raw, 422, ["body", "user_id"]),
+        (json.dumps({"user_id": 7, "features": good}), VENDOR, 200, None),  # FastAPI's path
         (json.dumps({"user_id": "", "features": good}), raw, 422, ["body", "user_id"]),
         (json.dumps({"user_id": "u1", "features": good, "x": 1}), raw, 422, ["body", "x"]),
         (json.dumps({"features": {**good, "Age": "old"}}), raw, 422, ["body", "features", "Age"]),
         (json.dumps({"features": [1, 2]}), raw, 422, ["body", "features"]),
         ("[1, 2]", raw, 422, ["body"]),
-        ('{"features": ', raw, 422, ["body", 13]),  # FastAPI's own JSON error
+        ('{"features": ', raw, 422, ["body"]),
+        ('{"features": ', {}, 422, ["body"]),  # FastAPI parses a body without a type
     ]
     answered = 0
     with httpx.Client(timeout=10) as client:
@@ -204,7 +210,8 @@ def test_predict_bodies_on_and_off_the_fast_path_answer_alike(api, rows, store) 
     assert store.count_predictions("fast-path") == answered
     with httpx.Client(timeout=10) as client:  # the same user, the same variant, either path
         fast = client.post(f"{api.url}/predict", json={"user_id": 42, "features": good}).json()
-        slow = client.post(f"{api.url}/predict", json={"user_id": 42.0, "features": good}).json()
+        body = json.dumps({"user_id": 42, "features": good})
+        slow = client.post(f"{api.url}/predict", content=body, headers=VENDOR).json()
     assert fast["variant"] == slow["variant"] and fast["prediction"] == slow["prediction"]
 
 
@@ -230,6 +237,9 @@ def test_feedback_rules(api, rows, store) -> None:
     with httpx.Client(timeout=10) as client:
         ids = [_post(client, api.url, rows[i], f"fb{i}")["request_id"] for i in range(3)]
         fb = f"{api.url}/feedback"
+        assert client.post(fb, json={"request_id": ids[0], "label": 1}).status_code == 401
+        assert client.post(fb, headers={"Authorization": "Bearer nope"}, json={}).status_code == 403
+        client.headers.update(AUTH)
         assert client.post(fb, json={"request_id": "unknown-id", "label": 1}).status_code == 404
         assert client.post(fb, json={"request_id": ids[0], "label": 1}).json() == {
             "inserted": 1,
@@ -286,7 +296,10 @@ def test_a_shadow_experiment_through_the_api_is_evaluated(
             {"request_id": a["request_id"], "label": int(labels[i])}
             for a, i in zip(answers, picked, strict=True)
         ]
-        assert client.post(f"{api.url}/feedback", json={"items": items}).status_code == 200
+        assert (
+            client.post(f"{api.url}/feedback", headers=AUTH, json={"items": items}).status_code
+            == 200
+        )
     settings = load_settings(home=model_home, database_url=backend, ab_min_labelled=50)
     outcome = evaluate_and_promote(settings, apply=False)
     decision = outcome.decision
@@ -307,9 +320,15 @@ def test_a_shadow_experiment_through_the_api_is_evaluated(
 def test_simulate_traffic_replays_rows_and_labels(api, store, capsys) -> None:
     from champion.cli import main
 
+    set_config(api.url, mode="random", split_b=0.5, experiment_id="replay-refused")
+    argv = ["simulate", "traffic", "--api", api.url, "--n", "5"]
+    with pytest.raises(SystemExit) as refused:  # labels need a credential
+        main(argv)
+    assert refused.value.code == 1 and "HTTP 401" in capsys.readouterr().err
     set_config(api.url, mode="random", split_b=0.5, experiment_id="replay")
+    argv = ["simulate", "traffic", "--api", api.url, "--n", "120", "--seed", "4"]
     with pytest.raises(SystemExit) as exit_info:
-        main(["simulate", "traffic", "--api", api.url, "--n", "120", "--seed", "4"])
+        main([*argv, "--token", TOKEN])
     assert exit_info.value.code == 0
     assert "120/120 answered" in capsys.readouterr().out
     stats = {s.variant: s for s in store.variant_stats("replay")}

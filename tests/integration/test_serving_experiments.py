@@ -27,7 +27,7 @@ from champion.tracking.connection import connect
 from champion.tracking.registry import ModelRegistry
 from champion.types import Action, Alias
 
-from api_helpers import TOKEN, feature_rows, set_config, two_models
+from api_helpers import AUTH, TOKEN, feature_rows, set_config, two_models
 from servers import api_server
 
 
@@ -46,7 +46,12 @@ def _label(client: httpx.Client, url: str, answers: list[dict], labels: list) ->
         for a, y in zip(answers, labels, strict=True)
     ]
     for k in range(0, len(items), 500):
-        assert client.post(f"{url}/feedback", json={"items": items[k : k + 500]}).status_code == 200
+        assert (
+            client.post(
+                f"{url}/feedback", headers=AUTH, json={"items": items[k : k + 500]}
+            ).status_code
+            == 200
+        )
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from champion.tracking.registry import open_registry
 from champion.tracking.runs import version_task
 from champion.types import ABMode, Action, Task
 
-from api_helpers import TOKEN, feature_rows
+from api_helpers import AUTH, TOKEN, feature_rows
 from handmade_models import (
     TITANIC_NUMBERS,
     TITANIC_TEXT,
@@ -115,7 +115,12 @@ def _serve_and_label(client: httpx.Client, url: str, rows: list[dict], labels: l
     pairs = zip(answers, labels, strict=True)
     items = [{"request_id": a["request_id"], "label": int(y)} for a, y in pairs]
     for k in range(0, len(items), 500):
-        assert client.post(f"{url}/feedback", json={"items": items[k : k + 500]}).status_code == 200
+        assert (
+            client.post(
+                f"{url}/feedback", headers=AUTH, json={"items": items[k : k + 500]}
+            ).status_code
+            == 200
+        )
     return answers
 
 

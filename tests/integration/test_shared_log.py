@@ -13,7 +13,7 @@ from champion.predictionlog import open_store, sqlite_url
 from champion.settings import load_settings
 from champion.types import Alias
 
-from api_helpers import TOKEN, feature_rows, set_config
+from api_helpers import AUTH, TOKEN, feature_rows, set_config
 from servers import api_server, postgres_cluster
 
 MODELS = {"fares": 300, "cabins": 80}  # model name -> requests sent to its API
@@ -72,10 +72,15 @@ def test_two_models_on_one_log_never_mix(home, log, titanic, tmp_path) -> None:
                 {"request_id": r.json()["request_id"], "label": int(target[i])}
                 for i, r in enumerate(sent)
             ]
-            assert client.post(f"{url}/feedback", json={"items": items}).status_code == 200
+            assert (
+                client.post(f"{url}/feedback", headers=AUTH, json={"items": items}).status_code
+                == 200
+            )
         # one model's API cannot label the other's requests
         other = client.post(
-            f"{apis[fares]}/feedback", json={"request_id": items[0]["request_id"], "label": 1}
+            f"{apis[fares]}/feedback",
+            headers=AUTH,
+            json={"request_id": items[0]["request_id"], "label": 1},
         )
         assert other.status_code == 404
         reports = {name: client.get(f"{url}/ab/report").json() for name, url in apis.items()}

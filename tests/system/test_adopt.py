@@ -24,7 +24,7 @@ from champion.tracking.registry import SCHEMA_RUN_TAG, TASK_TAG, ModelRegistry
 from champion.tracking.runs import load_profile, run_schema
 from champion.types import Alias, RegistryAction
 
-from api_helpers import TOKEN, feature_rows
+from api_helpers import AUTH, TOKEN, feature_rows
 from handmade_models import TITANIC_NUMBERS, TITANIC_TEXT, lightgbm_version, team_experiment
 from servers import api_server
 
@@ -83,7 +83,12 @@ def _traffic(client: httpx.Client, url: str, frame: pd.DataFrame, start: int) ->
         for a, y in zip(answers, frame[TARGET], strict=True)
     ]
     for k in range(0, len(items), 500):
-        assert client.post(f"{url}/feedback", json={"items": items[k : k + 500]}).status_code == 200
+        assert (
+            client.post(
+                f"{url}/feedback", headers=AUTH, json={"items": items[k : k + 500]}
+            ).status_code
+            == 200
+        )
     return answers
 
 

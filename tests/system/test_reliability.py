@@ -26,7 +26,7 @@ from champion.lifecycle import model_status, start_experiment, train_and_registe
 from champion.predictionlog import EventStore, sqlite_url
 from champion.settings import load_settings
 
-from api_helpers import TOKEN, feature_rows, set_config
+from api_helpers import AUTH, TOKEN, feature_rows, set_config
 from servers import (
     ADMIN_PASSWORD,
     api_server,
@@ -104,7 +104,7 @@ def test_non_finite_numbers_are_refused(sqlite_api, rows) -> None:
             response = client.post(
                 f"{api.url}/feedback",
                 content=label.replace("1.5", literal),
-                headers={"content-type": "application/json"},
+                headers={**AUTH, "content-type": "application/json"},
             )
             assert response.status_code == 422, (literal, response.text)
     assert store.count_predictions() == before + 1
@@ -167,7 +167,7 @@ def test_database_outage_is_503_and_recovers_without_restart(model_home, rows, t
             health = client.get(f"{api.url}/health").json()
             assert health["status"] == "degraded" and health["database"] is False
             label = {"request_id": ok_ids[0], "label": 1}
-            feedback = client.post(f"{api.url}/feedback", json=label)
+            feedback = client.post(f"{api.url}/feedback", headers=AUTH, json=label)
             assert feedback.status_code == 503
 
             pg.start()
@@ -235,7 +235,9 @@ def test_tracking_server_outage(titanic, rows, tmp_path, monkeypatch) -> None:
             r = client.post(f"{api.url}/predict", json={"user_id": i, "features": rows[i]})
             assert r.status_code == 200
             feedback = {"request_id": r.json()["request_id"], "label": int(labels[i])}
-            assert client.post(f"{api.url}/feedback", json=feedback).status_code == 200
+            assert (
+                client.post(f"{api.url}/feedback", headers=AUTH, json=feedback).status_code == 200
+            )
         time.sleep(1.5)
         health = client.get(f"{api.url}/health").json()
         assert health["status"] == "degraded", health

@@ -20,7 +20,7 @@ from champion.tracking.connection import connect
 from champion.tracking.registry import ModelRegistry
 from champion.types import Alias
 
-from api_helpers import TOKEN, feature_rows
+from api_helpers import AUTH, TOKEN, feature_rows
 from servers import api_server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "byo"
@@ -77,7 +77,10 @@ def test_the_teams_trainer_makes_champion_and_challenger(tmp_path, titanic) -> N
             {"request_id": a["request_id"], "label": int(y)}
             for a, y in zip(answers, frame["Survived"], strict=True)
         ]
-        assert client.post(f"{api.url}/feedback", json={"items": items}).status_code == 200
+        assert (
+            client.post(f"{api.url}/feedback", headers=AUTH, json={"items": items}).status_code
+            == 200
+        )
 
         step = champion(
             {**env, "PYTHONPATH": str(EXAMPLES)},

@@ -117,3 +117,20 @@ def test_rows_younger_than_the_label_maturity_are_not_compared() -> None:
     )
     every = decide_frame(rows, task="classification", mode="random", split_b=0.5, now=now)
     assert sum(young.labelled) == pytest.approx(sum(every.labelled) - 1000, abs=5)
+
+
+def test_a_label_that_is_not_a_number_does_not_break_a_regression() -> None:
+    """An old log may hold a string label of a regressor: that row is unlabelled, the
+    evaluation of everything else goes on and equals the one without it."""
+    rows = _rows(2_000, acc_a=0.8, acc_b=0.8, labels=(10.0, 20.0))
+    for name in ("prediction_a", "prediction_b", "label"):
+        rows[name] = rows[name].astype(object)
+    poisoned = rows.copy()
+    poisoned.loc[7, "label"] = "banana"
+    rules = {"task": "regression", "mode": "random", "split_b": 0.5}
+    clean = decide_frame(rows.drop(index=7), **rules)
+    seen = decide_frame(poisoned, **rules)
+    assert seen.labelled == clean.labelled
+    assert (seen.interval.lower, seen.interval.upper) == pytest.approx(
+        (clean.interval.lower, clean.interval.upper)
+    )

@@ -75,16 +75,19 @@ def _codes(
     order of the classes seen) for classification; and the guarded positive classes."""
     columns = [rows["label"], rows["prediction_a"], rows["prediction_b"]]
     if task == Task.REGRESSION:
+        # a label that is not a number is not evidence (the API refuses one; a log
+        # written before it did may hold one): that row counts as unlabelled
+        label = pd.to_numeric(columns[0], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
         try:
             values = [
                 pd.to_numeric(c, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-                for c in columns
+                for c in columns[1:]
             ]
         except (ValueError, TypeError) as exc:
-            raise InvalidInputError(
-                f"regression needs numeric labels and predictions: {exc}"
-            ) from exc
-        return values[0], values[1], values[2], ()
+            raise InvalidInputError(f"regression needs numeric predictions: {exc}") from exc
+        return label, values[0], values[1], ()
     present = pd.concat(columns).dropna()
     numeric = pd.api.types.is_numeric_dtype(present) or all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in present

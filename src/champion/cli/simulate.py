@@ -88,6 +88,14 @@ def simulate_traffic(
     users: Annotated[int, Opt(min=1, help="Distinct user ids.")] = 1000,
     concurrency: Annotated[int, Opt(min=1, max=256, help="Requests in flight.")] = 8,
     seed: SeedOpt = 0,
+    token: Annotated[
+        str | None,
+        Opt(
+            envvar="CHAMPION_FEEDBACK_TOKEN",
+            show_envvar=True,
+            help="Bearer token for /feedback (the API's feedback or admin token).",
+        ),
+    ] = None,
 ) -> None:
     """Replay rows of a dataset to a running API and post their labels."""
     if not api.startswith(("http://", "https://")):
@@ -117,6 +125,7 @@ def simulate_traffic(
             label_share=label_share,
             seed=seed,
             on_progress=lambda k: progress.advance(task, k),
+            token=token,
         )
     console.print(
         f"{result.answered}/{result.sent} answered in {result.seconds:.1f} s "

@@ -178,10 +178,12 @@ def _fresh(workdir: Path) -> Path:
 
 
 def _api_env(settings: Settings) -> dict[str, str]:
-    """The API child's environment: the demo's store, a fresh admin token, fast polls."""
+    """The API child's environment: the demo's store, fresh admin and feedback tokens,
+    fast polls."""
     env = {
         "CHAMPION_HOME": str(settings.home),
         "CHAMPION_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "CHAMPION_FEEDBACK_TOKEN": secrets.token_urlsafe(24),
         "CHAMPION_POLL_INTERVAL": "1",
         "CHAMPION_MODEL_NAME": settings.model_name,
     }
@@ -201,6 +203,7 @@ class _Scene:
     pools: Pools
     world: World
     options: DemoOptions
+    token: str  # the API's feedback token: the simulated label pipeline sends it
 
 
 @dataclass
@@ -217,7 +220,7 @@ def _traffic_and_drift(scene: _Scene) -> _Run:
     console, story, pools, seed = scene.console, scene.story, scene.pools, scene.options.seed
     stable = sample_rows(pools.live, pools.window_rows, seed=seed + 1, replace=False)
     label = "2. stable traffic + labels"
-    sent = send_window(console, label, story.api_url, stable, scene.source, seed + 1)
+    sent = send_window(console, label, story.api_url, stable, scene.source, seed + 1, scene.token)
     checked = lifecycle.check_served_drift(scene.settings).result
     story.steps.append(
         StableTraffic(
@@ -231,7 +234,7 @@ def _traffic_and_drift(scene: _Scene) -> _Run:
         if scene.world.scenario == Scenario.NO_DRIFT
         else f"3. traffic after the change ({scene.world.scenario})"
     )
-    sent = send_window(console, label, story.api_url, drifted, scene.source, seed + 2)
+    sent = send_window(console, label, story.api_url, drifted, scene.source, seed + 2, scene.token)
     config = scene.settings.training.config()
     retrain = retrain_step(
         console, scene.settings, config, scene.options.mode, scene.options.split_b
@@ -277,6 +280,7 @@ def _experiment(scene: _Scene, run: _Run) -> None:
         horizon=experiment_rows(scene.pools, options),
         world=scene.world,
         seed=options.seed,
+        token=scene.token,
     )
     story.steps.append(decided)
     if run.outcome.applied and run.outcome.applied.startswith("promoted"):
@@ -308,10 +312,12 @@ def run_demo(
     console.print(_sizes(pools, options), highlight=False)
     step, boot = bootstrap_step(console, settings, pools.reference, settings.training.config())
     story.steps.append(step)
-    with local_api(_api_env(settings), workdir / "api.log") as api:
+    env = _api_env(settings)
+    with local_api(env, workdir / "api.log") as api:
         story.api_url = api.url
         console.print(f"prediction API on {api.url} (docs at {api.url}/docs)")
-        scene = _Scene(console, settings, story, source, pools, world, options)
+        token = env["CHAMPION_FEEDBACK_TOKEN"]
+        scene = _Scene(console, settings, story, source, pools, world, options, token)
         run = _traffic_and_drift(scene)
         if run.retrain is not None and run.retrain.retrained:
             _experiment(scene, run)

@@ -51,7 +51,13 @@ def scores(result: TrainResult) -> str:
 
 
 def send_window(
-    console: Console, label: str, url: str, frame: pd.DataFrame, source: Dataset, seed: int
+    console: Console,
+    label: str,
+    url: str,
+    frame: pd.DataFrame,
+    source: Dataset,
+    seed: int,
+    token: str,
 ) -> TrafficResult:
     """Replay ``frame`` with its labels; every request must be answered."""
     with progress_bar(console) as progress:
@@ -63,6 +69,7 @@ def send_window(
             target=source.schema.target,
             seed=seed,
             on_progress=lambda n: progress.advance(task, n),
+            token=token,
         )
     if result.answered < result.sent:
         raise ChampionError(
@@ -124,6 +131,7 @@ def experiment_step(
     horizon: int,
     world: World,
     seed: int,
+    token: str,
 ) -> tuple[Decided, lifecycle.EvaluationOutcome]:
     """5. Traffic on unseen rows and an evaluation after every window, until a decision
     (the horizon forces one by the last)."""
@@ -141,6 +149,7 @@ def experiment_step(
                 source.schema.features,
                 target=source.schema.target,
                 seed=seed + 10 + round_,
+                token=token,
             )
             outcome = lifecycle.evaluate_and_promote(settings)
             decision = outcome.decision

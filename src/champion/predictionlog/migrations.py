@@ -7,6 +7,8 @@
 * 3 → 4: the A/B configuration and the failures say which model they belong to (one log
   may serve several models): each existing row takes the model of its experiment's
   predictions, or the upgrading model's when the experiment has none.
+* 4 → 5: each label records the credential that posted it; labels from before are
+  ``unverified`` (they were accepted without one).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Table, inspect, text
 
-from champion.predictionlog.schema import ab_config, failures, predictions
+from champion.predictionlog.schema import ab_config, failures, feedback, predictions
 
 #: The answered model's columns, as the per-model columns of version 3 name them.
 _ANSWER = {
@@ -59,6 +61,9 @@ def upgrade(conn: Any, found: int, model_name: str) -> None:
         _to_3(conn)
     if found < 4:
         _to_4(conn, model_name)
+    if found < 5:
+        _add_missing_columns(conn, feedback)
+        conn.execute(text("UPDATE feedback SET source = 'unverified' WHERE source IS NULL"))
 
 
 def _to_4(conn: Any, model_name: str) -> None:

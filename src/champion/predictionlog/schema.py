@@ -20,7 +20,8 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 4  # 2: failures; 3: both models' answers, the phase; 4: scoped by model
+#: 2: failures; 3: both models' answers, the phase; 4: scoped by model; 5: label sources
+SCHEMA_VERSION = 5
 metadata = MetaData()
 
 schema_version = Table(
@@ -78,6 +79,8 @@ feedback = Table(
     Column("label", Text, nullable=False),  # JSON scalar
     Column("label_num", Float),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    # which credential posted it ("feedback", "admin"; "unverified": before labels needed one)
+    Column("source", String(32)),
 )
 
 ab_config = Table(

@@ -269,8 +269,11 @@ class EventStore(LogReads):
         return dict(row) if row else None
 
     # -- feedback ---------------------------------------------------------------------
-    def add_feedback(self, items: Sequence[tuple[str, Any]]) -> FeedbackResult:
-        """Record labels atomically: all are written, or none.
+    def add_feedback(
+        self, items: Sequence[tuple[str, Any]], *, source: str = "feedback"
+    ) -> FeedbackResult:
+        """Record labels atomically: all are written, or none; ``source`` names the
+        credential that posted them.
 
         An unknown request id raises NotFoundError, a label different from the one
         already recorded raises ConflictError (the first label stands); the same label
@@ -309,6 +312,7 @@ class EventStore(LogReads):
                             "label": encoded,
                             "label_num": to_number(label),
                             "received_at": now,
+                            "source": source,
                         }
                     )
                 elif existing[request_id] == encoded:

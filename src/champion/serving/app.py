@@ -28,6 +28,7 @@ from champion.serving.batching import MicroBatcher
 from champion.serving.loading import ModelSlots
 from champion.serving.middleware.body_limit import BodySizeLimit
 from champion.serving.middleware.fast_path import PredictFastPath
+from champion.serving.middleware.json_guard import JsonGuard, JsonLimits
 from champion.serving.poller import poll, refresh
 from champion.serving.prometheus import Metrics
 from champion.serving.responses import validation_detail, validation_error
@@ -115,6 +116,10 @@ def create_app(
         app.include_router(routes)
     # inner to outer: the /predict fast path, then the body limit in front of everything
     app.add_middleware(PredictFastPath, serve=serve, validation_detail=validation_detail)
+    limits = JsonLimits(
+        max_depth=settings.serving.max_json_depth, max_keys=settings.serving.max_json_keys
+    )
+    app.add_middleware(JsonGuard, limits=limits)
     app.add_middleware(BodySizeLimit, max_bytes=settings.serving.max_body_bytes)
     app.add_exception_handler(RequestValidationError, validation_error)
 

@@ -9,8 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from champion.types import ABMode, Variant
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-Label = bool | int | FiniteFloat | str
-UserId = Annotated[str, Field(min_length=1, max_length=256)] | int
+Label = bool | int | FiniteFloat | Annotated[str, Field(max_length=256)]
+#: A user id: a string of 1–256 characters or a 64-bit integer — never a boolean or a
+#: float (strict: ``true`` is not user "1").
+UserId = (
+    Annotated[str, Field(strict=True, min_length=1, max_length=256)]
+    | Annotated[int, Field(strict=True, ge=-(2**63), le=2**63 - 1)]
+)
 
 
 class PredictRequest(BaseModel):
@@ -56,7 +61,7 @@ class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     request_id: str | None = Field(None, min_length=1, max_length=36)
     label: Label | None = None
-    items: list[FeedbackItem] | None = Field(None, min_length=1)
+    items: list[FeedbackItem] | None = Field(None, min_length=1, max_length=10_000)
 
     @model_validator(mode="after")
     def _one_form(self) -> FeedbackRequest:

@@ -31,6 +31,13 @@ class FeatureSpec:
         return cls(names=names, types=types)
 
 
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it: at most 40 characters (a hostile body can
+    send megabytes in one field)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _error(loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
     return {"loc": loc, "msg": msg, "type": kind}
 
@@ -85,14 +92,15 @@ def check_features(
         if kind in NUMERIC_TYPES:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 errors.append(
-                    _error([*loc, name], f"{name!r} must be a number, got {value!r}", "type")
+                    _error([*loc, name], f"{name!r} must be a number, got {_shown(value)}", "type")
                 )
             elif not math.isfinite(value):
                 errors.append(
-                    _error([*loc, name], f"{name!r} must be finite, got {value!r}", "finite")
+                    _error([*loc, name], f"{name!r} must be finite, got {_shown(value)}", "finite")
                 )
         elif kind == "string" and not isinstance(value, str):
-            errors.append(_error([*loc, name], f"{name!r} must be a string, got {value!r}", "type"))
+            message = f"{name!r} must be a string, got {_shown(value)}"
+            errors.append(_error([*loc, name], message, "type"))
         elif kind == "boolean" and not isinstance(value, bool):
             errors.append(_error([*loc, name], f"{name!r} must be true or false", "type"))
     if errors:

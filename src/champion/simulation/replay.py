@@ -104,6 +104,7 @@ async def _post_labels(
     *,
     share: float,
     seed: int,
+    token: str | None,
 ) -> int:
     """The labels of a random ``share`` of the answered requests, in batches; how many."""
     keep = np.random.default_rng(seed).random(len(answers)) < share
@@ -113,7 +114,11 @@ async def _post_labels(
         if a is not None and keep[i]
     ]
     for k in range(0, len(items), FEEDBACK_BATCH):
-        response = await client.post("/feedback", json={"items": items[k : k + FEEDBACK_BATCH]})
+        response = await client.post(
+            "/feedback",
+            json={"items": items[k : k + FEEDBACK_BATCH]},
+            headers={"Authorization": f"Bearer {token}"} if token else None,
+        )
         if response.status_code != 200:
             raise BackendError(
                 f"the API refused labels: HTTP {response.status_code} {response.text[:300]}"
@@ -133,6 +138,7 @@ async def _replay(
     seed: int,
     timeout: float,
     on_progress: Callable[[int], None] | None,
+    token: str | None,
 ) -> TrafficResult:
     start = time.perf_counter()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -142,7 +148,9 @@ async def _replay(
         if labels is not None:
             if label_delay > 0:
                 await asyncio.sleep(label_delay)
-            labelled = await _post_labels(client, answers, labels, share=label_share, seed=seed)
+            labelled = await _post_labels(
+                client, answers, labels, share=label_share, seed=seed, token=token
+            )
     done = [a for a in answers if a is not None]
     return TrafficResult(
         sent=len(rows),
@@ -168,9 +176,11 @@ def send_traffic(
     seed: int = 0,
     timeout: float = 10.0,
     on_progress: Callable[[int], None] | None = None,
+    token: str | None = None,
 ) -> TrafficResult:
     """Send every row of ``frame`` to ``POST /predict`` (``users`` distinct user ids,
-    drawn with ``seed``); with ``target``, post that column as the labels afterwards."""
+    drawn with ``seed``); with ``target``, post that column as the labels afterwards,
+    with ``token`` (the feedback or admin token) as the bearer credential."""
     if not 0 <= label_share <= 1:
         raise InvalidInputError(f"label share must be between 0 and 1, got {label_share}")
     if label_delay < 0:
@@ -193,5 +203,6 @@ def send_traffic(
             seed=seed,
             timeout=timeout,
             on_progress=on_progress,
+            token=token,
         )
     )

@@ -20,6 +20,7 @@ from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 
 from champion.serving.middleware.body_limit import read_body, replay
+from champion.serving.middleware.json_guard import PARSED
 from champion.serving.schemas import PredictRequest
 
 Serve = Callable[..., Awaitable[list[Any]]]
@@ -64,10 +65,13 @@ class PredictFastPath:
         body = await read_body(receive)
         if body is None:
             return
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            data = None
+        if PARSED in scope:  # the JSON guard in front has parsed and checked it
+            data = scope[PARSED]
+        else:
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                data = None
         if not _well_formed(data):
             await self.app(scope, replay(body, receive), send)
             return

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, HTTPException
 
 from champion.errors import BackendError
-from champion.serving.auth import Admin, State
+from champion.serving.auth import Admin, Reader, State
 from champion.serving.schemas import ABConfigIn, ABConfigOut, ABReport, VariantOut
 
 routes = APIRouter(tags=["a/b"])
@@ -38,7 +38,7 @@ async def put_ab_config(body: ABConfigIn, state: State, who: Admin) -> ABConfigO
 
 
 @routes.get("/ab/report", response_model=ABReport)
-async def ab_report(state: State) -> ABReport:
+async def ab_report(state: State, _reader: Reader) -> ABReport:
     """Per-variant counts, label coverage and live metrics of the current experiment."""
     config = state.config()
     try:

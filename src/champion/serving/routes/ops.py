@@ -9,13 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from champion.serving.auth import State
+from champion.serving.auth import Reader, State
 
 routes = APIRouter(tags=["ops"])
 
 
 @routes.get("/models")
-async def models(state: State) -> dict[str, Any]:
+async def models(state: State, _reader: Reader) -> dict[str, Any]:
     """The models served, with their versions, features and scoring path."""
     champion, challenger = state.slots.snapshot()
     return {

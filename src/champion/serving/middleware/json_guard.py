@@ -1,0 +1,161 @@
+"""Hostile JSON refused before any endpoint parses it, with the same answer on every path.
+
+A pure ASGI middleware over every JSON request body. The body is parsed once, strictly
+(orjson: a lone surrogate, a number too large for a double, invalid UTF-8 are errors),
+and walked without recursion; refused with 422 (FastAPI's error form, naming where):
+
+* nesting deeper than ``max_depth``;
+* an object with more than ``max_keys`` keys, or a key longer than ``max_key_length``;
+* a NUL character in a key or a string (PostgreSQL cannot store one, and no feature
+  needs one);
+* an integer outside the signed 64-bit range (what the databases store);
+* ``NaN``, ``Infinity`` or a number too large for a double, and a lone surrogate —
+  orjson refuses the body, and Python's lenient parser then finds the field to name.
+
+What passes is handed on re-encoded from the parsed value, so the fast path and
+FastAPI's parser see exactly the same document (an integer too long for 64 bits that
+orjson reads as a double stays a double on both), and the parsed value rides along in
+the scope for the fast path (no second parse).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from champion.serving.middleware.body_limit import read_body, replay
+
+#: Where the parsed body is kept for the endpoints behind this middleware.
+PARSED = "champion.json"
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+@dataclass(frozen=True)
+class JsonLimits:
+    max_depth: int = 32
+    max_keys: int = 1000
+    max_key_length: int = 256
+
+
+class _NonFinite:
+    """Where a lenient parse met ``NaN`` or ``Infinity``."""
+
+
+_NON_FINITE = _NonFinite()
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _lenient(body: bytes) -> Any:
+    """What Python's own parser makes of a body orjson refused (NaN and Infinity marked,
+    lone surrogates kept), so the error can name the field; None if it fails too."""
+    try:
+        return json.loads(body, parse_constant=lambda _: _NON_FINITE)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _scalar_problem(item: Any) -> str | None:
+    if type(item) is str:
+        if "\x00" in item:
+            return "a string contains a NUL character"
+        if _SURROGATES.search(item):
+            return "a string contains a lone surrogate (not valid Unicode)"
+    elif type(item) is int and not _INT64[0] <= item <= _INT64[1]:
+        return "an integer outside the signed 64-bit range"
+    elif item is _NON_FINITE or (type(item) is float and not math.isfinite(item)):
+        return "not a finite number"
+    return None
+
+
+def _problem(value: Any, limits: JsonLimits) -> tuple[list[Any], str] | None:
+    """The first (location, reason) in ``value`` the limits refuse, or None."""
+    stack: list[tuple[Any, list[Any]]] = [(value, ["body"])]
+    while stack:
+        item, loc = stack.pop()
+        if len(loc) > limits.max_depth + 1:
+            return loc[: limits.max_depth + 1], f"nested deeper than {limits.max_depth} levels"
+        if type(item) is dict:
+            if len(item) > limits.max_keys:
+                return loc, f"{len(item)} keys in one object (at most {limits.max_keys})"
+            for key, inner in item.items():
+                if len(key) > limits.max_key_length:
+                    shown = key[:40] + "..."
+                    return loc, f"key {shown!r} longer than {limits.max_key_length} characters"
+                if "\x00" in key:
+                    return loc, "a key contains a NUL character"
+                stack.append((inner, [*loc, key]))
+        elif type(item) is list:
+            stack.extend((inner, [*loc, i]) for i, inner in enumerate(item))
+        else:
+            reason = _scalar_problem(item)
+            if reason is not None:
+                return loc, reason
+    return None
+
+
+def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether FastAPI would parse this body as JSON: no content type at all, or
+    ``application/json`` or ``application/*+json``."""
+    for name, value in headers:
+        if name == b"content-type":
+            kind = value.split(b";", 1)[0].strip().lower()
+            return kind == b"application/json" or (
+                kind.startswith(b"application/") and kind.endswith(b"+json")
+            )
+    return True
+
+
+class JsonGuard:
+    def __init__(self, app: Any, *, limits: JsonLimits | None = None) -> None:
+        self.app = app
+        self.limits = limits or JsonLimits()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("POST", "PUT", "PATCH")
+            or not _is_json(scope["headers"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        body = await read_body(receive)
+        if body is None:
+            return
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            lenient = _lenient(body)
+            found = None if lenient is None else _problem(lenient, self.limits)
+            if found is None:
+                found = (["body"], f"invalid JSON: {str(exc)[:120]}")
+            await _refuse(send, found[0], found[1], "json_invalid")
+            return
+        problem = _problem(data, self.limits)
+        if problem is not None:
+            await _refuse(send, problem[0], problem[1], "json_limit")
+            return
+        again = orjson.dumps(data)
+        headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+        headers.append((b"content-length", str(len(again)).encode()))
+        scope = {**scope, "headers": headers, PARSED: data}
+        await self.app(scope, replay(again, receive), send)
+
+
+async def _refuse(send: Any, loc: list[Any], msg: str, kind: str) -> None:
+    body = orjson.dumps({"detail": [{"loc": loc[:8], "msg": msg, "type": kind}]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
