@@ -262,3 +262,25 @@ def test_ab_evaluate_rows_decides_on_a_users_file(tmp_path, capsys) -> None:
     rows.drop(columns="label").to_csv(tmp_path / "bad.csv", index=False)
     code, _, err = run(["ab", "evaluate", "--rows", str(tmp_path / "bad.csv")], capsys)
     assert code == 2 and "no column(s) label" in err
+
+
+def test_demo_refuses_a_workdir_it_did_not_make_and_deletes_nothing(tmp_path, capsys) -> None:
+    home = tmp_path / "someone"
+    (home / "artifacts").mkdir(parents=True)
+    (home / "artifacts" / "model.pkl").write_bytes(b"theirs")
+    (home / "mlflow.db").write_bytes(b"theirs")
+    (home / "events.db").write_bytes(b"theirs")
+    code, _, err = run(["demo", "--workdir", str(home), "--budget", "1"], capsys)
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "was not made by champion demo" in err
+    assert sorted(p.name for p in home.rglob("*")) == [
+        "artifacts",
+        "events.db",
+        "mlflow.db",
+        "model.pkl",
+    ]
+    assert (home / "mlflow.db").read_bytes() == b"theirs"
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    code, _, err = run(["demo", "--workdir", str(a_file)], capsys)
+    assert code == 2 and "is a file" in err and a_file.read_text() == "x"

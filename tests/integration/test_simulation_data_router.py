@@ -35,6 +35,10 @@ def test_configuration_is_validated_with_reasons(router) -> None:
         assert bad.status_code == 422 and "a + b must be 1" in bad.text
         bad = client.post("/traffic", json={"a": 0.5, "b": 0.5, "data_size": 0})
         assert bad.status_code == 422 and "data_size" in bad.text
+        huge = client.post("/traffic", json={"a": 0.5, "b": 0.5, "data_size": 1_000_000})
+        assert huge.status_code == 422 and "less than or equal to 10000" in huge.text
+        huge = client.post("/get_data", json={"data_size": 10_001})
+        assert huge.status_code == 422 and "data_size" in huge.text
         bad = client.post("/traffic", json={"a": 1, "b": 0, "drift_cols": ["Height"]})
         assert bad.status_code == 422 and "Height" in bad.text
         assert client.get("/traffic").json()["data_size"] == 5000  # nothing changed

@@ -168,9 +168,24 @@ def _sizes(pools: Pools, options: DemoOptions) -> str:
     )
 
 
+#: Marks a directory ``champion demo`` created: only such a directory is ever cleared.
+MARKER = ".champion-demo"
+
+
 def _fresh(workdir: Path) -> Path:
-    workdir = workdir.resolve()
+    """``workdir`` ready for a new story: created (and marked) if new or empty; a
+    directory the demo made before has its state cleared; anything else is refused
+    before a single file is touched."""
+    workdir = workdir.expanduser().resolve()
+    if workdir.exists() and not workdir.is_dir():
+        raise InvalidInputError(f"--workdir {workdir} is a file, not a directory")
+    if workdir.is_dir() and any(workdir.iterdir()) and not (workdir / MARKER).is_file():
+        raise InvalidInputError(
+            f"--workdir {workdir} is not empty and was not made by champion demo; "
+            "give a new or empty directory (nothing was deleted)"
+        )
     workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("made by champion demo; its state here is replaced\n")
     for name in STATE:  # a fresh story every run
         path = workdir / name
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)

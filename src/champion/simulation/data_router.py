@@ -23,7 +23,9 @@ from champion.errors import InvalidInputError
 from champion.simulation.drift import make_traffic
 from champion.simulation.replay import records
 
-MAX_BATCH = 1_000_000
+#: Rows per batch at most: one request must not make the router build (and a client
+#: receive) an unbounded response.
+MAX_BATCH = 10_000
 
 
 class TrafficConfig(BaseModel):
