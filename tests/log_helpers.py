@@ -125,3 +125,24 @@ def log_traffic(store: EventStore, frame, schema, *, labelled: bool) -> int:
     if labelled:
         store.add_feedback(labels)
     return len(rows)
+
+
+def plain_row(store: EventStore, experiment: str, *, user_id: str) -> dict:
+    """One champion-answered prediction row, as the API writes it."""
+    return {
+        "request_id": str(uuid.uuid4()),
+        "created_at": datetime.now(UTC),
+        "experiment_id": experiment,
+        "user_id": user_id,
+        "variant": "A",
+        "model_name": store.model_name,
+        "model_version": "1",
+        "features": "{}",
+        "prediction": "1",
+        "prediction_num": 1.0,
+        "probability": 0.9,
+        "latency_ms": 1.0,
+        "phase": 0,
+        **_model("a", "1", 1, 0.9),
+        **_model("b", None, 0, 0.0),
+    }

@@ -263,6 +263,32 @@ class PgCluster:
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
 
+    def _pids(self) -> list[int]:
+        """The postmaster and every process it started (one backend per connection)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def pause(self) -> None:
+        """SIGSTOP the whole server: connections stay open, nothing answers (a hang)."""
+        import signal
+
+        for pid in self._pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        import signal
+
+        for pid in self._pids():
+            os.kill(pid, signal.SIGCONT)
+
     def create_databases(self) -> None:
         for name in self.databases:
             self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "champion", name)

@@ -43,3 +43,8 @@ class ConflictError(ChampionError):
 
 class BackendError(ChampionError):
     """An external system (MLflow, the database) failed; nothing was half-written."""
+
+
+class RowRejectedError(BackendError):
+    """The database refused a value of one row (too long, out of range, not storable);
+    the row was not written, and other rows are not affected."""

@@ -263,6 +263,20 @@ class ServingSettings(Group):
         description="Most keys one JSON object of a request may have (a record's features "
         "included); more: 422 before any validation.",
     )
+    log_deadline: float = setting(
+        5.0,
+        "CHAMPION_LOG_DEADLINE",
+        gt=0,
+        le=120,
+        description="Seconds a request waits for its row's commit; then 503 (and the row is "
+        "never kept). Also the database's statement timeout for the API.",
+    )
+    log_max_queue: int = setting(
+        20_000,
+        "CHAMPION_LOG_MAX_QUEUE",
+        ge=100,
+        description="Rows that may wait for the database; more: 503 at once (bounded memory).",
+    )
     max_json_depth: int = setting(
         32, "CHAMPION_MAX_JSON_DEPTH", ge=4, description="Deepest nesting a request may have."
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import (
     Engine,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -32,7 +33,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from champion.errors import BackendError, ConflictError, InvalidInputError, NotFoundError
+from champion.errors import (
+    BackendError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    RowRejectedError,
+)
 from champion.predictionlog.migrations import upgrade
 from champion.predictionlog.reads import LogReads
 from champion.predictionlog.schema import (
@@ -109,32 +116,36 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return apply
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` (SQLite file or PostgreSQL), configured for the log."""
+def make_engine(url: str, *, statement_timeout: float | None = None) -> Engine:
+    """An engine for ``url`` (SQLite file or PostgreSQL), configured for the log; with
+    ``statement_timeout`` (seconds) no statement runs longer (PostgreSQL) or waits
+    longer for a lock (SQLite)."""
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        wait = 30.0 if statement_timeout is None else statement_timeout
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": wait})
+        event.listen(engine, "connect", _sqlite_pragmas(int(wait * 1000)))
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    connect: dict[str, Any] = {"connect_timeout": 5}
+    if statement_timeout is not None:
+        connect["options"] = f"-c statement_timeout={max(int(statement_timeout * 1000), 1)}"
     return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
-        pool_timeout=5,
-        connect_args={"connect_timeout": 5},
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5, connect_args=connect
     )
 
 
@@ -142,12 +153,17 @@ class EventStore(LogReads):
     """The prediction log of one model over one database. Several models may share the
     database: every read and write here is of ``model_name``'s rows only."""
 
-    def __init__(self, url: str, *, model_name: str = DEFAULT_MODEL) -> None:
+    def __init__(
+        self, url: str, *, model_name: str = DEFAULT_MODEL, statement_timeout: float | None = None
+    ) -> None:
         self.url = url
         self.model_name = model_name
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, statement_timeout=statement_timeout)
         self._local = threading.local()
-        self._dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        dbapi = self.engine.dialect.loaded_dbapi
+        self._dbapi_error = dbapi.Error
+        # the value is at fault, not the database: only that row's request fails
+        self._rejected = (dbapi.DataError, dbapi.IntegrityError, OverflowError, ValueError)
 
     @property
     def dialect(self) -> str:
@@ -235,10 +251,22 @@ class EventStore(LogReads):
                     raw.rollback()
                 with contextlib.suppress(Exception):
                     raw.invalidate()  # never reuse a connection that failed mid-write
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+            if isinstance(exc, self._rejected):
+                raise RowRejectedError(f"the database refused a value: {reason}") from exc
             if isinstance(exc, SQLAlchemyError | self._dbapi_error):
-                reason = str(exc).splitlines()[0]
                 raise BackendError(f"database unavailable (log predictions): {reason}") from exc
             raise
+
+    def delete_predictions(self, request_ids: Sequence[str]) -> None:
+        """Remove these requests' rows (and their labels): rows committed after their
+        request was already answered 503."""
+        if not request_ids:
+            return
+        with self._tx("remove rows") as conn:
+            ids = list(request_ids)
+            conn.execute(delete(feedback).where(feedback.c.request_id.in_(ids)))
+            conn.execute(delete(predictions).where(predictions.c.request_id.in_(ids)))
 
     @property
     def _insert_sql(self) -> str:

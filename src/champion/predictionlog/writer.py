@@ -1,23 +1,48 @@
 """Group commit: concurrent requests share one transaction, and each waits for it.
 
-A request hands its prediction row to :meth:`GroupCommitWriter.write` and awaits it. One
-consumer task takes every row queued so far (up to ``max_batch``), inserts them in a
+A request hands its prediction rows to :meth:`GroupCommitWriter.write` and awaits them.
+One consumer task takes every row queued so far (up to ``max_batch``), inserts them in a
 single transaction on a dedicated thread, and then wakes all their requests — so a
-response is sent only after its row is committed, and the cost of a commit (an fsync)
-is shared by everyone who arrived while the previous one ran. A failed commit fails
-every request of that batch (they answer 503), and nothing of the batch is written.
+response is sent only after its rows are committed, and the cost of a commit (an fsync)
+is shared by everyone who arrived while the previous one ran.
+
+What can go wrong, and what each request then gets:
+
+* **a bad row** (the database refuses a value): a failed batch of several requests is
+  retried one request at a time, so only the bad one fails (:class:`RowRejectedError`);
+* **a database that is down**: the whole batch fails at once (no retries into an outage);
+* **a database that hangs**: no request waits longer than ``deadline`` seconds. A
+  request whose rows are not committed by then is answered 503; if the hung commit
+  completes later, those rows are deleted again, so the log never holds a row whose
+  request was refused. While a commit has been in flight longer than the deadline the
+  writer is *stalled*: new rows are refused at once (503) instead of queueing, and
+  :attr:`stalled` says so (``/ready``, ``/health``);
+* **more rows waiting than** ``max_queue``: refused at once (503), so memory stays
+  bounded under any load.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
+from champion.errors import BackendError, RowRejectedError
 from champion.predictionlog.store import EventStore
+
+log = logging.getLogger("champion.predictionlog")
+
+
+@dataclass
+class _Pending:
+    rows: list[dict[str, Any]]
+    future: asyncio.Future[None]
+    abandoned: bool = field(default=False)  # its request was answered 503 already
 
 
 class GroupCommitWriter:
@@ -28,56 +53,126 @@ class GroupCommitWriter:
         store: EventStore,
         *,
         max_batch: int = 512,
+        max_queue: int = 20_000,
+        deadline: float = 5.0,
         on_commit: Callable[[int, float], None] | None = None,
     ) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.max_queue = max_queue
+        self.deadline = deadline
         self._on_commit = on_commit
-        self._queue: asyncio.Queue[tuple[list[dict[str, Any]], asyncio.Future[None]]] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._queued_rows = 0
+        self._inflight_since: float | None = None
+        self._orphans: list[str] = []  # committed after their request got a 503
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="champion-log")
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def stalled(self) -> bool:
+        """True while a commit has been in flight for longer than the deadline."""
+        since = self._inflight_since
+        return since is not None and time.monotonic() - since > self.deadline
+
+    @property
+    def queued_rows(self) -> int:
+        return self._queued_rows
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
 
     async def write(self, rows: list[dict[str, Any]]) -> None:
-        """Return once ``rows`` are committed (raises what the commit raised)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put((rows, future))
-        await future
+        """Return once ``rows`` are committed; raises :class:`BackendError` when they are
+        not (and then they never will be), :class:`RowRejectedError` for a bad row."""
+        if self.stalled:
+            waited = time.monotonic() - (self._inflight_since or time.monotonic())
+            raise BackendError(f"the database has not answered a commit for {waited:.0f} s")
+        if self._queued_rows + len(rows) > self.max_queue:
+            raise BackendError(f"{self._queued_rows} rows are waiting for the database")
+        pending = _Pending(rows, asyncio.get_running_loop().create_future())
+        self._queued_rows += len(rows)
+        self._queue.put_nowait(pending)
+        try:
+            await asyncio.wait_for(asyncio.shield(pending.future), self.deadline)
+        except TimeoutError:
+            pending.abandoned = True
+            raise BackendError(f"the database did not commit within {self.deadline:g} s") from None
+
+    def _take(self, first: _Pending) -> list[_Pending]:
+        batch, size = [first], len(first.rows)
+        while size < self.max_batch and not self._queue.empty():
+            item = self._queue.get_nowait()
+            batch.append(item)
+            size += len(item.rows)
+        self._queued_rows -= sum(len(item.rows) for item in batch)
+        return [item for item in batch if not item.abandoned]
+
+    async def _insert(self, batch: list[_Pending]) -> None:
+        rows = [row for item in batch for row in item.rows]
+        loop = asyncio.get_running_loop()
+        self._inflight_since = time.monotonic()
+        start = time.perf_counter()
+        try:
+            await loop.run_in_executor(self._executor, self.store.insert_predictions, rows)
+        finally:
+            self._inflight_since = None
+        if self._on_commit is not None:
+            self._on_commit(len(rows), time.perf_counter() - start)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        """Insert ``batch``; a bad row fails only its own request."""
+        try:
+            await self._insert(batch)
+        except RowRejectedError as exc:
+            if len(batch) == 1:
+                _settle(batch, exc)
+                return
+            for item in batch:  # one at a time: only the bad request fails
+                await self._commit([item])
+            return
+        except Exception as exc:
+            _settle(batch, exc)
+            return
+        self._orphans += [r["request_id"] for item in batch if item.abandoned for r in item.rows]
+        _settle(batch, None)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            size = len(batch[0][0])
-            while size < self.max_batch and not self._queue.empty():
-                item = self._queue.get_nowait()
-                batch.append(item)
-                size += len(item[0])
-            rows = [row for item_rows, _ in batch for row in item_rows]
-            start = time.perf_counter()
-            try:
-                await loop.run_in_executor(self._executor, self.store.insert_predictions, rows)
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            if self._on_commit is not None:
-                self._on_commit(len(rows), time.perf_counter() - start)
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
+            batch = self._take(await self._queue.get())
+            if batch:
+                await self._commit(batch)
+            if self._orphans:
+                await self._delete_orphans()
+
+    async def _delete_orphans(self) -> None:
+        ids, self._orphans = self._orphans, []
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self.store.delete_predictions, ids)
+        except BackendError as exc:
+            self._orphans = ids + self._orphans  # again after the next commit
+            log.warning("could not yet remove %d rows whose requests got 503: %s", len(ids), exc)
+        else:
+            log.warning("removed %d rows committed after their requests got 503", len(ids))
 
     async def close(self) -> None:
-        """Finish what is queued, then stop."""
-        while not self._queue.empty():
+        """Finish what is queued (within the deadline), then stop."""
+        end = time.monotonic() + self.deadline
+        while (not self._queue.empty() or self._inflight_since) and time.monotonic() < end:
             await asyncio.sleep(0.01)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._executor.shutdown(wait=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(batch: list[_Pending], exc: BaseException | None) -> None:
+    for item in batch:
+        if item.future.done() or item.abandoned:  # nobody awaits an abandoned one
+            continue
+        if exc is None:
+            item.future.set_result(None)
+        else:
+            item.future.set_exception(exc)

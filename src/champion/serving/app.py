@@ -53,6 +53,8 @@ async def _start(state: ServingState) -> None:
         log.error("prediction log unavailable at start-up: %s", exc)
     state.writer = GroupCommitWriter(
         state.store,
+        deadline=state.settings.serving.log_deadline,
+        max_queue=state.settings.serving.log_max_queue,
         on_commit=lambda rows, seconds: (
             state.metrics.log_write.observe(seconds),
             state.metrics.log_rows.inc(rows),
@@ -107,7 +109,12 @@ def create_app(
     )
     app.state.serving = ServingState(
         settings=settings,
-        store=store or EventStore(settings.events_url, model_name=settings.model_name),
+        store=store
+        or EventStore(
+            settings.events_url,
+            model_name=settings.model_name,
+            statement_timeout=settings.serving.log_deadline,
+        ),
         slots=ModelSlots(),
         metrics=Metrics(),
         registry=registry,

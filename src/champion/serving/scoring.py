@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 
-from champion.errors import BackendError
+from champion.errors import BackendError, RowRejectedError
 from champion.predictionlog import ABConfig, to_json, to_number
 from champion.predictionlog.ids import new_request_id
 from champion.serving.assignment import route
@@ -285,6 +285,11 @@ async def commit(state: ServingState, rows: list[dict[str, Any]], endpoint: str)
     assert state.writer is not None
     try:
         await state.writer.write(rows)
+    except RowRejectedError as exc:  # this request's value, not the database
+        state.metrics.requests.labels(endpoint, "none", "log_rejected").inc()
+        raise HTTPException(
+            422, [{"loc": ["body"], "msg": f"not served: {exc}", "type": "log_rejected"}]
+        ) from exc
     except BackendError as exc:
         state.database_ok, state.database_error = False, str(exc)  # /health at once
         state.metrics.requests.labels(endpoint, "none", "log_unavailable").inc()

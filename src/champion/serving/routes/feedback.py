@@ -87,7 +87,10 @@ async def post_feedback(body: FeedbackRequest, state: State, source: Feedback) -
         state.metrics.feedback.labels("invalid").inc()
         raise
     try:
-        result = await asyncio.to_thread(state.store.add_feedback, pairs, source=source)
+        result = await asyncio.wait_for(
+            asyncio.to_thread(state.store.add_feedback, pairs, source=source),
+            state.settings.serving.log_deadline,
+        )
     except NotFoundError as exc:
         state.metrics.feedback.labels("not_found").inc()
         raise HTTPException(404, str(exc)) from exc
@@ -96,6 +99,8 @@ async def post_feedback(body: FeedbackRequest, state: State, source: Feedback) -
         raise HTTPException(409, str(exc)) from exc
     except BackendError as exc:
         raise HTTPException(503, str(exc)) from exc
+    except TimeoutError as exc:  # a label posted again later is a duplicate, not a conflict
+        raise HTTPException(503, "the database did not answer in time; post again") from exc
     state.metrics.feedback.labels("accepted").inc(result.inserted)
     state.metrics.feedback.labels("duplicate").inc(result.duplicates)
     return FeedbackResponse(inserted=result.inserted, duplicates=result.duplicates)

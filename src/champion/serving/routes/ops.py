@@ -31,6 +31,8 @@ async def health(state: State) -> dict[str, Any]:
     """Liveness (always 200); ``status`` says whether anything is degraded."""
     champion, challenger = state.slots.snapshot()
     problems = [p for p in (state.database_error, state.slots.last_error) if p]
+    if state.writer is not None and state.writer.stalled:
+        problems.append("prediction log: a commit is waiting for the database")
     if champion is None:
         problems.append("no champion model loaded")
     return {
@@ -43,10 +45,22 @@ async def health(state: State) -> dict[str, Any]:
     }
 
 
+async def database_answers(state: State) -> bool:
+    if state.writer is not None and state.writer.stalled:
+        return False  # no new probe into a database that has a commit hanging
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(state.store.ping), state.settings.serving.log_deadline
+        )
+    except TimeoutError:
+        return False
+
+
 @routes.get("/ready")
 async def ready(state: State) -> JSONResponse:
-    """200 when a champion is loaded and the database answers, else 503."""
-    db = await asyncio.to_thread(state.store.ping)
+    """200 when a champion is loaded and the database answers (within the log
+    deadline, with no commit stuck), else 503."""
+    db = await database_answers(state)
     loaded = state.slots.champion is not None
     body = {"ready": db and loaded, "database": db, "champion_loaded": loaded}
     return JSONResponse(body, status_code=200 if db and loaded else 503)
