@@ -277,6 +277,33 @@ class ServingSettings(Group):
         ge=100,
         description="Rows that may wait for the database; more: 503 at once (bounded memory).",
     )
+    http_max_header_bytes: int = setting(
+        64 * 1024,
+        "CHAMPION_HTTP_MAX_HEADER_BYTES",
+        ge=4096,
+        description="Largest request line + headers (more: 431, connection closed).",
+    )
+    http_max_headers: int = setting(
+        100, "CHAMPION_HTTP_MAX_HEADERS", ge=10, description="Most headers a request may have."
+    )
+    http_header_timeout: float = setting(
+        10.0,
+        "CHAMPION_HTTP_HEADER_TIMEOUT",
+        gt=0,
+        description="Seconds a request head may take to arrive (then 408, closed).",
+    )
+    http_body_timeout: float = setting(
+        30.0,
+        "CHAMPION_HTTP_BODY_TIMEOUT",
+        gt=0,
+        description="Seconds a request body may take to arrive after its head.",
+    )
+    http_keep_alive: float = setting(
+        5.0,
+        "CHAMPION_HTTP_KEEP_ALIVE",
+        gt=0,
+        description="Seconds an idle keep-alive connection stays open.",
+    )
     max_json_depth: int = setting(
         32, "CHAMPION_MAX_JSON_DEPTH", ge=4, description="Deepest nesting a request may have."
     )

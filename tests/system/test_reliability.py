@@ -110,19 +110,26 @@ def test_non_finite_numbers_are_refused(sqlite_api, rows) -> None:
     assert store.count_predictions() == before + 1
 
 
-def test_schemathesis_finds_no_server_error(model_home, tmp_path) -> None:
-    """Generated requests for every operation of /openapi.json, admin token included."""
+FEEDBACK_TOKEN = "reliability-feedback-token-0123456789"
+
+
+@pytest.mark.parametrize("token", [TOKEN, FEEDBACK_TOKEN], ids=["admin", "feedback"])
+def test_schemathesis_finds_no_server_error(model_home, tmp_path, token) -> None:
+    """Generated requests for every operation of /openapi.json, with the admin token and
+    with the label pipeline's (a read token set too)."""
     env = {
         "CHAMPION_HOME": str(model_home),
         "CHAMPION_DATABASE_URL": sqlite_url(tmp_path / "events.db"),
         "CHAMPION_ADMIN_TOKEN": TOKEN,
+        "CHAMPION_FEEDBACK_TOKEN": FEEDBACK_TOKEN,
+        "CHAMPION_READ_TOKEN": "reliability-read-token-0123456789",
     }
     with api_server(env, tmp_path) as api:
         done = subprocess.run(
             [
                 sys.executable, "-m", "schemathesis.cli", "run", f"{api.url}/openapi.json",
                 "--checks", "not_a_server_error", "--max-examples", "100", "--seed", "1",
-                "--header", f"Authorization: Bearer {TOKEN}",
+                "--header", f"Authorization: Bearer {token}",
                 "--no-color",
             ],
             capture_output=True, text=True, timeout=600, cwd=tmp_path,

@@ -38,6 +38,8 @@ def serve(
         workers=workers,
         log_level=log_level,
         loop="uvloop",
-        http="httptools",
+        # httptools with header, count and arrival-time limits (serving/protocol.py)
+        http="champion.serving.protocol:GuardedHttpProtocol",
+        timeout_keep_alive=settings.serving.http_keep_alive,
         timeout_graceful_shutdown=10,
     )

@@ -1,0 +1,144 @@
+"""HTTP limits of ``champion serve`` against raw sockets: oversized and too many headers
+are a 431, a head or body that trickles in is a 408 and the connection is closed, an
+idle keep-alive connection is closed — and normal requests are served all along."""
+
+from __future__ import annotations
+
+import socket
+import time
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from champion.predictionlog import sqlite_url
+
+from servers import api_server
+
+LIMITS = {
+    "CHAMPION_HTTP_HEADER_TIMEOUT": "1.5",
+    "CHAMPION_HTTP_BODY_TIMEOUT": "1.5",
+    "CHAMPION_HTTP_KEEP_ALIVE": "1.5",
+}
+
+
+@pytest.fixture(scope="module")
+def api(model_home, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("http")
+    env = {
+        "CHAMPION_HOME": str(model_home),
+        "CHAMPION_DATABASE_URL": sqlite_url(tmp / "events.db"),
+        **LIMITS,
+    }
+    with api_server(env, tmp) as server:
+        yield server
+
+
+def _connect(url: str) -> socket.socket:
+    parts = urlparse(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    return sock
+
+
+def _read_all(sock: socket.socket, limit: float = 10.0) -> tuple[bytes, float]:
+    """Everything the server sends until it closes; and how long that took."""
+    start, data = time.monotonic(), b""
+    sock.settimeout(limit)
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data, time.monotonic() - start
+
+
+def _status(data: bytes) -> int:
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1") else 0
+
+
+def test_an_oversized_header_is_431_and_closed(api) -> None:
+    sock = _connect(api.url)
+    sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\nx-big: ")
+    try:
+        for _ in range(8 * 16):  # up to 8 MiB in 64 KiB pieces; the server stops us first
+            sock.sendall(b"a" * 65536)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    data, _ = _read_all(sock)
+    sock.close()
+    assert _status(data) == 431, data[:200]
+
+
+def test_too_many_headers_are_431(api) -> None:
+    headers = b"".join(b"x-h%d: 1\r\n" % i for i in range(101))
+    sock = _connect(api.url)
+    sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n" + headers + b"\r\n")
+    data, _ = _read_all(sock)
+    sock.close()
+    assert _status(data) == 431, data[:200]
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [b"", b"GET /health HTTP/1.1\r\nhost: x\r\n", b"G"],
+    ids=["idle before a request", "an unfinished head", "one byte"],
+)
+def test_a_head_that_does_not_arrive_is_cut_off(api, opening) -> None:
+    sock = _connect(api.url)
+    if opening:
+        sock.sendall(opening)
+    data, waited = _read_all(sock)
+    sock.close()
+    assert waited < 5, waited  # the 1.5 s deadline, not the client's patience
+    assert data == b"" or _status(data) == 408, data[:200]
+
+
+def test_a_trickling_head_is_cut_off_at_its_deadline(api) -> None:
+    sock = _connect(api.url)
+    start = time.monotonic()
+    closed = False
+    for byte in b"GET /health HTTP/1.1\r\nhost: x\r\n":  # one byte every 0.2 s
+        try:
+            sock.sendall(bytes([byte]))
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+        time.sleep(0.2)
+        if time.monotonic() - start > 6:
+            break
+    data, _ = _read_all(sock, limit=5)
+    sock.close()
+    assert closed or _status(data) == 408, data[:200]
+    assert time.monotonic() - start < 8
+
+
+def test_a_body_that_does_not_arrive_is_408(api) -> None:
+    sock = _connect(api.url)
+    sock.sendall(
+        b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b'content-length: 1000\r\n\r\n{"features": '
+    )
+    data, waited = _read_all(sock)
+    sock.close()
+    assert _status(data) == 408 and waited < 5, (data[:200], waited)
+
+
+def test_an_idle_keep_alive_connection_is_closed(api) -> None:
+    sock = _connect(api.url)
+    sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+    first = sock.recv(65536)
+    assert _status(first) == 200
+    data, waited = _read_all(sock)  # nothing more is sent: the server closes
+    sock.close()
+    assert data == b"" and waited < 5, waited
+
+
+def test_normal_requests_are_served_beside_the_probes(api) -> None:
+    with httpx.Client(timeout=10) as client:
+        for _ in range(3):
+            assert client.get(f"{api.url}/health").status_code == 200
+        # keep-alive reuse within the idle timeout works
+        assert client.get(f"{api.url}/ready").status_code in (200, 503)
