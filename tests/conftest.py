@@ -10,6 +10,7 @@ statistics. ``python -m pytest tests/unit`` (or ``-m unit``) is the fast loop.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -44,13 +45,22 @@ def diamonds() -> Dataset:
 @pytest.fixture(autouse=True)
 def _isolated_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+) -> Iterator[None]:
     """No setting leaks in from the developer's shell or a .env file."""
     names = {name for names in VARIABLES.values() for name in names} | set(MLFLOW_VARIABLES)
     names |= {k for k in os.environ if k.startswith("CHAMPION_")}
     for name in names:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    # mlflow.set_tracking_uri / set_registry_uri also write os.environ, which a later
+    # module-scoped server (started before this fixture runs) would inherit
+    import mlflow
+
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        os.environ.pop(name, None)
 
 
 def write_csv(frame: pd.DataFrame, path) -> str:

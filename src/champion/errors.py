@@ -13,6 +13,8 @@ line and exit code 2, the HTTP API into a 422 naming the field.
     ├── NotFoundError            a named thing (dataset, model alias, request id) is absent
     ├── ConflictError            the request contradicts recorded state (a different label)
     └── BackendError             MLflow or the database failed; state was left unchanged
+        ├── ModelIntegrityError  a version's files do not match their recorded digest
+        └── RowRejectedError     the database refused one row's value (only it failed)
 
 :class:`InvalidInputError` is also a :class:`ValueError` and :class:`NotFoundError` a
 :class:`LookupError`, so code that catches the built-in kinds keeps working.
@@ -43,6 +45,11 @@ class ConflictError(ChampionError):
 
 class BackendError(ChampionError):
     """An external system (MLflow, the database) failed; nothing was half-written."""
+
+
+class ModelIntegrityError(BackendError):
+    """A model version's files do not match the digest recorded when it was registered
+    (or it has none and one is required); it was not loaded."""
 
 
 class RowRejectedError(BackendError):

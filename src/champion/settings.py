@@ -304,6 +304,12 @@ class ServingSettings(Group):
         gt=0,
         description="Seconds an idle keep-alive connection stays open.",
     )
+    require_model_digest: bool = setting(
+        False,
+        "CHAMPION_REQUIRE_MODEL_DIGEST",
+        description="Refuse to load a version without a recorded digest (versions champion "
+        "registers or adopts have one; a version whose files do not match is always refused).",
+    )
     max_json_depth: int = setting(
         32, "CHAMPION_MAX_JSON_DEPTH", ge=4, description="Deepest nesting a request may have."
     )

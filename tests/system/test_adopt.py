@@ -20,6 +20,7 @@ from champion.cli import main
 from champion.serving.process import wait_for
 from champion.settings import load_settings
 from champion.tracking.connection import connect
+from champion.tracking.digest import DIGEST_TAG, version_digest
 from champion.tracking.registry import SCHEMA_RUN_TAG, TASK_TAG, ModelRegistry
 from champion.tracking.runs import load_profile, run_schema
 from champion.types import Alias, RegistryAction
@@ -118,6 +119,7 @@ def test_an_adopted_model_runs_the_whole_loop(team, titanic, tmp_path) -> None:
         RegistryAction.ADOPT, "champion", "1", "team-lead"
     )  # fmt: skip
     assert adopted.tags[TASK_TAG] == "classification"
+    assert adopted.tags[DIGEST_TAG] == version_digest(adopted.model_uri)  # the API checks it
     schema = run_schema(registry.client, adopted.tags[SCHEMA_RUN_TAG])
     assert schema.target == TARGET
     assert set(schema.numeric) == set(TITANIC_NUMBERS)
@@ -129,6 +131,7 @@ def test_an_adopted_model_runs_the_whole_loop(team, titanic, tmp_path) -> None:
     with api_server(env, tmp_path) as api, httpx.Client(timeout=20) as client:
         models = client.get(f"{api.url}/models").json()
         assert models["champion"]["estimator"] == "LGBMClassifier"
+        assert models["champion"]["integrity"] == "verified"
         _traffic(client, api.url, _drifted(titanic.frame.iloc[600:], seed=1), 0)
 
         step = champion(env, "lifecycle", "drift-retrain", "--json")

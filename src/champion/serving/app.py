@@ -115,7 +115,7 @@ def create_app(
             model_name=settings.model_name,
             statement_timeout=settings.serving.log_deadline,
         ),
-        slots=ModelSlots(),
+        slots=ModelSlots(require_digest=settings.serving.require_model_digest),
         metrics=Metrics(),
         registry=registry,
     )

@@ -10,19 +10,28 @@ its verification — before it replaces the old one, and never on a request's pa
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from champion.errors import BackendError
+from champion.errors import BackendError, ModelIntegrityError
 from champion.serving import flavors
 from champion.serving.compiled import Predictor, build_predictor
 from champion.serving.validation import NUMERIC_TYPES, FeatureSpec
+from champion.tracking.digest import DIGEST_TAG, directory_digest, download
 from champion.tracking.registry import TASK_TAG, ModelRegistry, VersionInfo
 from champion.types import Alias, Task
 
 log = logging.getLogger("champion.serving")
+
+#: Seconds before a version that failed to load is tried again; doubling up to the max.
+FIRST_BACKOFF = 30.0
+MAX_BACKOFF = 900.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class LoadedModel:
     path: str  # compiled or pipeline, and why
     classes: tuple[Any, ...] | None
     loaded_at: datetime
+    integrity: str = "verified"  # or "unverified": no digest was recorded for it
 
     @property
     def estimator_name(self) -> str:
@@ -62,11 +72,39 @@ class LoadedModel:
             "path": self.path,
             "estimator": self.estimator_name,
             "loaded_at": self.loaded_at.isoformat(),
+            "integrity": self.integrity,
         }
 
 
-def load_model(info: VersionInfo) -> LoadedModel:
-    """Load a registered version with its signature and the fastest verified path.
+def fetch_verified(info: VersionInfo, *, require_digest: bool = False) -> tuple[Path, str]:
+    """The version's files, downloaded to a directory of their own and checked against
+    the digest recorded at registration; and ``verified`` or ``unverified`` (no digest
+    recorded). Files that do not match are refused before anything is unpickled."""
+    work = Path(tempfile.mkdtemp(prefix=f"champion-{info.name}-v{info.version}-"))
+    try:
+        local = download(info.model_uri, work)
+        expected = info.tags.get(DIGEST_TAG)
+        if expected is None:
+            if require_digest:
+                raise ModelIntegrityError(
+                    f"v{info.version} has no {DIGEST_TAG} tag and CHAMPION_REQUIRE_MODEL_DIGEST "
+                    "is set; `champion adopt` records one"
+                )
+            return local, "unverified"
+        if directory_digest(local) != expected:
+            raise ModelIntegrityError(
+                f"v{info.version}'s files do not match the digest recorded when it was "
+                "registered; not loaded"
+            )
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return local, "verified"
+
+
+def load_model(info: VersionInfo, *, require_digest: bool = False) -> LoadedModel:
+    """Load a registered version — its files verified first (:func:`fetch_verified`) —
+    with its signature and the fastest verified path.
 
     A scikit-learn model gets the compiled path (verified, else its pipeline); any other
     flavour is served through :mod:`champion.serving.flavors`.
@@ -74,13 +112,14 @@ def load_model(info: VersionInfo) -> LoadedModel:
     import mlflow.models
     from mlflow.exceptions import MlflowException
 
-    uri = info.model_uri
+    local, integrity = fetch_verified(info, require_digest=require_digest)
+    uri = str(local)  # the files just checked, not another download
     try:
         meta = mlflow.models.get_model_info(uri)
     except (MlflowException, OSError) as exc:
         raise BackendError(f"cannot load {uri}: {exc}") from exc
     if meta.signature is None or meta.signature.inputs is None:
-        raise BackendError(f"{uri} has no signature; log it with one to serve it")
+        raise BackendError(f"{info.model_uri} has no signature; log it with one to serve it")
     spec = FeatureSpec.from_signature(meta.signature)
     classifier = _declared_classifier(info)
     try:
@@ -105,6 +144,7 @@ def load_model(info: VersionInfo) -> LoadedModel:
         if classes is not None
         else None,
         loaded_at=datetime.now(UTC),
+        integrity=integrity,
     )
 
 
@@ -121,11 +161,15 @@ def _declared_classifier(info: VersionInfo) -> bool | None:
 class ModelSlots:
     """The champion and the challenger currently served."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, require_digest: bool = False) -> None:
         self.champion: LoadedModel | None = None
         self.challenger: LoadedModel | None = None
         self.last_error: str | None = None
+        self.require_digest = require_digest
         self._lock = threading.Lock()  # serialises refreshes, never requests
+        # a version that failed to load is tried again only after a back-off (not
+        # downloaded and unpickled on every poll): key -> (next try, delay, error)
+        self._failed: dict[str, tuple[float, float, str]] = {}
 
     def snapshot(self) -> tuple[LoadedModel | None, LoadedModel | None]:
         return self.champion, self.challenger
@@ -154,11 +198,8 @@ class ModelSlots:
                     continue
                 if current is not None and current.version == info.version:
                     continue
-                try:
-                    loaded = load_model(info)
-                except BackendError as exc:
-                    errors.append(str(exc))
-                    log.error("could not load %s v%s: %s", slot, info.version, exc)
+                loaded = self._try_load(slot, info, errors)
+                if loaded is None:
                     continue
                 setattr(self, slot, loaded)  # the swap: one reference assignment
                 before = f"v{current.version}" if current else "nothing"
@@ -166,3 +207,22 @@ class ModelSlots:
                 log.info("%s", changes[-1])
             self.last_error = "; ".join(errors) or None
         return changes
+
+    def _try_load(self, slot: str, info: VersionInfo, errors: list[str]) -> LoadedModel | None:
+        # a new digest tag (the version re-registered or re-adopted) is a new attempt
+        key = f"{slot}:{info.version}:{info.tags.get(DIGEST_TAG)}"
+        failed = self._failed.get(key)
+        now = time.monotonic()
+        if failed is not None and now < failed[0]:
+            errors.append(f"{failed[2]} (next try in {failed[0] - now:.0f} s)")
+            return None
+        try:
+            loaded = load_model(info, require_digest=self.require_digest)
+        except BackendError as exc:
+            delay = min(failed[1] * 2, MAX_BACKOFF) if failed else FIRST_BACKOFF
+            self._failed[key] = (now + delay, delay, str(exc))
+            errors.append(str(exc))
+            log.error("could not load %s v%s: %s", slot, info.version, exc)
+            return None
+        self._failed.pop(key, None)
+        return loaded

@@ -28,6 +28,7 @@ from typing import Any
 from champion.errors import BackendError, ConflictError, NotFoundError
 from champion.settings import Settings
 from champion.tracking.connection import connect
+from champion.tracking.digest import DIGEST_TAG, version_digest
 from champion.types import Alias, RegistryAction
 
 EVENT_PREFIX = "champion.event."
@@ -236,6 +237,15 @@ class ModelRegistry:
             ) from exc
         return event
 
+    def _record_digest(self, version: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        digest = version_digest(f"models:/{self.name}/{version}")
+        try:
+            self.client.set_model_version_tag(self.name, version, DIGEST_TAG, digest)
+        except MlflowException as exc:
+            raise _wrap(exc, f"record the digest of version {version}") from exc
+
     def register(
         self,
         model_uri: str,
@@ -262,6 +272,7 @@ class ModelRegistry:
         except MlflowException as exc:
             raise _wrap(exc, f"register {model_uri}") from exc
         version = str(mv.version)
+        self._record_digest(version)  # before any alias points at it
         if alias is not None:
             previous = self.alias(alias, refresh=True)
             self._move(
@@ -318,10 +329,13 @@ class ModelRegistry:
         also clears the challenger alias."""
         from mlflow.exceptions import MlflowException
 
-        target = self.get(version).version
+        info = self.get(version)
+        target = info.version
         current = self.alias(alias, refresh=True)
         if current is not None and current.version == target and not tags:
             raise ConflictError(f"version {target} is already the {alias}")
+        if DIGEST_TAG not in info.tags:  # a model champion did not register
+            tags = {**(tags or {}), DIGEST_TAG: version_digest(info.model_uri)}
         try:
             for key, value in (tags or {}).items():
                 self.client.set_model_version_tag(self.name, target, key, value)
