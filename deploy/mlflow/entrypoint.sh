@@ -10,10 +10,11 @@ admin_password = ${MLFLOW_ADMIN_PASSWORD}
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 INI
 export MLFLOW_AUTH_CONFIG_PATH=/home/mlflow/basic_auth.ini
+# the backend store URI (with its password) is read from MLFLOW_BACKEND_STORE_URI by
+# mlflow itself: no credential on the command line, where ps would show it
 exec mlflow server \
     --app-name basic-auth \
     --host 0.0.0.0 --port 5000 \
-    --backend-store-uri "${MLFLOW_BACKEND_STORE_URI}" \
     --artifacts-destination "s3://${MLFLOW_BUCKET}/artifacts" \
     --serve-artifacts \
     --workers "${MLFLOW_WORKERS:-2}"

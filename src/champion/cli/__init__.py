@@ -22,6 +22,7 @@ from champion.cli import (  # noqa: F401  (importing a module registers its comm
     lifecycle,
     registry,
     score,
+    secrets,
     serve,
     simulate,
     train,
@@ -29,6 +30,7 @@ from champion.cli import (  # noqa: F401  (importing a module registers its comm
 from champion.cli.app import app
 from champion.cli.common import EXIT_INPUT, err_console
 from champion.errors import ChampionError, InvalidInputError, NotFoundError
+from champion.redact import redact, redact_logs
 
 __all__ = ["app", "main"]
 
@@ -47,9 +49,14 @@ def _usage_line(exc: Exception) -> str:
     return f"error: {message} (see `{command} --help`)"
 
 
+def _error_line(text: str) -> None:
+    err_console.print(redact(text), highlight=False, soft_wrap=True, markup=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning champion errors into one line and an exit code."""
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # no INFO chatter on the console
+    redact_logs()
     # MLflow writes "View run … at" to stdout after runs on a tracking server, which would
     # corrupt ``--json`` output; our commands print the run id themselves.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
@@ -59,12 +66,16 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print("aborted")
         sys.exit(130)
     except _USAGE_ERRORS as exc:
-        err_console.print(_usage_line(exc), highlight=False, soft_wrap=True, markup=False)
+        err_console.print(redact(_usage_line(exc)), highlight=False, soft_wrap=True, markup=False)
         sys.exit(getattr(exc, "exit_code", EXIT_INPUT))
     except (InvalidInputError, NotFoundError) as exc:
-        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+        err_console.print(
+            f"error: {redact(str(exc))}", highlight=False, soft_wrap=True, markup=False
+        )
         sys.exit(EXIT_INPUT)
     except ChampionError as exc:
-        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
+        err_console.print(
+            f"error: {redact(str(exc))}", highlight=False, soft_wrap=True, markup=False
+        )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from champion.cli.app import app, registry_app
 from champion.cli.common import JsonOpt, ReasonOpt, console
+from champion.redact import redact
 from champion.settings import load_settings
 from champion.tracking.registry import DATASET_TAG, VersionInfo, open_registry
 
@@ -43,7 +44,7 @@ def registry_list(as_json: JsonOpt = False) -> None:
     if not versions:
         console.print(f"model {settings.model_name!r} has no registered version yet")
         return
-    table = Table(title=f"{settings.model_name} ({registry.client.tracking_uri})")
+    table = Table(title=f"{settings.model_name} ({redact(registry.client.tracking_uri)})")
     for col in ("version", "aliases", "created (UTC)", "run", "dataset", "last move"):
         table.add_column(col, overflow="fold")
     for v in versions:

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse
 
 from champion.errors import BackendError
 from champion.predictionlog import EventStore, GroupCommitWriter
+from champion.redact import redact_logs
 from champion.serving.batching import MicroBatcher
 from champion.serving.loading import ModelSlots
 from champion.serving.middleware.body_limit import BodySizeLimit
@@ -139,4 +140,5 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each worker builds its own app)."""
+    redact_logs()  # error messages may quote a URI with its password
     return create_app(load_settings())

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
+from champion.redact import redact
 from champion.serving.auth import Reader, State
 
 routes = APIRouter(tags=["ops"])
@@ -22,7 +23,7 @@ async def models(state: State, _reader: Reader) -> dict[str, Any]:
         "model_name": state.settings.model_name,
         "champion": champion.describe() if champion else None,
         "challenger": challenger.describe() if challenger else None,
-        "registry_error": state.slots.last_error,
+        "registry_error": redact(state.slots.last_error) if state.slots.last_error else None,
     }
 
 
@@ -37,7 +38,7 @@ async def health(state: State) -> dict[str, Any]:
         problems.append("no champion model loaded")
     return {
         "status": "degraded" if problems else "ok",
-        "problems": problems,
+        "problems": [redact(p) for p in problems],
         "database": state.database_ok,
         "champion": champion.version if champion else None,
         "challenger": challenger.version if challenger else None,
