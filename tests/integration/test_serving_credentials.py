@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import select
 
-from champion.lifecycle import register_trained
+from champion.lifecycle import evaluate_and_promote, register_trained
 from champion.predictionlog import EventStore, sqlite_url
 from champion.predictionlog.schema import feedback
 from champion.settings import load_settings
@@ -15,7 +15,7 @@ from champion.simulation.replay import records
 from champion.training import TrainConfig, train
 from champion.types import Alias
 
-from api_helpers import TOKEN
+from api_helpers import TOKEN, set_config
 from servers import api_server
 
 LABELS = "label-pipeline-token-0123456789"
@@ -139,3 +139,45 @@ def test_a_regressor_takes_numbers_only(diamonds, tmp_path) -> None:
             response = client.post(url, json={"request_id": rid, "label": good}, headers=auth)
             assert response.status_code == 200, response.text
     assert len(_sources(log)) == 2
+
+
+def test_a_steering_attempt_without_the_token_changes_no_decision(
+    model_home, titanic, tmp_path
+) -> None:
+    """The attack: requests under chosen user ids, then one batch of labels marking every
+    B answer right and every A answer wrong. Without the feedback token every label is
+    refused, nothing is stored, and the evaluation has nothing to promote on; the real
+    label pipeline's labels are then the only ones counted."""
+    log = sqlite_url(tmp_path / "events.db")
+    env = _env(model_home, log, CHAMPION_ADMIN_TOKEN=TOKEN, CHAMPION_FEEDBACK_TOKEN=LABELS)
+    rows = records(titanic.frame, titanic.schema.features)
+    truth = titanic.frame[titanic.schema.target].tolist()
+    settings = load_settings(home=model_home, database_url=log, ab_min_labelled=50)
+    with api_server(env, tmp_path) as api, httpx.Client(timeout=10) as client:
+        set_config(api.url, mode="hash", split_b=0.5, experiment_id="steer")
+        answers = []
+        for i in range(700):
+            body = {"user_id": f"attacker-{i}", "features": rows[i % len(rows)]}
+            answers.append(client.post(f"{api.url}/predict", json=body).json())
+        forged = [
+            {
+                "request_id": a["request_id"],
+                "label": a["prediction"] if a["variant"] == "B" else 1 - a["prediction"],
+            }
+            for a in answers
+        ]
+        for headers in ({}, _bearer("guessed-token"), _bearer(READ)):
+            refused = client.post(f"{api.url}/feedback", json={"items": forged}, headers=headers)
+            assert refused.status_code in (401, 403)
+        assert _sources(log) == {}
+        before = evaluate_and_promote(settings, apply=False).decision
+        assert before.action != "promote" and sum(before.labelled) == 0
+        real = [
+            {"request_id": a["request_id"], "label": int(truth[i % len(truth)])}
+            for i, a in enumerate(answers)
+        ]
+        assert client.post(
+            f"{api.url}/feedback", json={"items": real}, headers=_bearer(LABELS)
+        ).json() == {"inserted": 700, "duplicates": 0}
+    after = evaluate_and_promote(settings, apply=False).decision
+    assert sum(after.labelled) == 700
