@@ -50,6 +50,7 @@ pytestmark = [
 ]
 
 ADMIN_TOKEN = "production-test-admin-token"  # test-only, for a throwaway API
+FEEDBACK_TOKEN = "production-test-feedback-token"  # test-only
 
 
 def concept(n: int, *, after: bool, seed: int) -> pd.DataFrame:
@@ -121,6 +122,7 @@ def client_env(work: Path, mlflow: MlflowServer, database_url: str) -> dict[str,
         "CHAMPION_MLFLOW_PASSWORD": mlflow.password,
         "CHAMPION_DATABASE_URL": database_url,
         "CHAMPION_ADMIN_TOKEN": ADMIN_TOKEN,
+        "CHAMPION_FEEDBACK_TOKEN": FEEDBACK_TOKEN,  # the API's, and the label pipeline's
         "CHAMPION_MODEL_NAME": "concept",
         "CHAMPION_TRAIN_BUDGET": "4",
         "CHAMPION_POLL_INTERVAL": "1",
@@ -266,4 +268,4 @@ def test_the_lifecycle_through_the_production_pieces(stack: Stack) -> None:
 
     # no secret in the API's log
     log = stack.api.log_path.read_text()
-    assert ADMIN_PASSWORD not in log and ADMIN_TOKEN not in log
+    assert ADMIN_PASSWORD not in log and ADMIN_TOKEN not in log and FEEDBACK_TOKEN not in log

@@ -128,7 +128,10 @@ def test_schemathesis_finds_no_server_error(model_home, tmp_path, token) -> None
         done = subprocess.run(
             [
                 sys.executable, "-m", "schemathesis.cli", "run", f"{api.url}/openapi.json",
-                "--checks", "not_a_server_error", "--max-examples", "100", "--seed", "1",
+                "--checks", "not_a_server_error", "--seed", "1",
+                # the admin run covers every operation deeply; the feedback run checks what
+                # a label pipeline's token reaches (CI time)
+                "--max-examples", "100" if token == TOKEN else "25",
                 "--header", f"Authorization: Bearer {token}",
                 "--no-color",
             ],
@@ -141,7 +144,7 @@ def test_schemathesis_finds_no_server_error(model_home, tmp_path, token) -> None
     assert counts is not None, done.stdout[-2000:]
     generated, passed = int(counts[1]), int(counts[2])
     print(f"schemathesis: {generated} requests over every operation, {passed} without a 5xx")
-    assert generated == passed and generated >= 500
+    assert generated == passed and generated >= (500 if token == TOKEN else 100)
 
 
 # -- the database goes away -------------------------------------------------------------------
