@@ -1,7 +1,7 @@
 """Credentials out of what champion prints, returns and logs.
 
-A URI may carry a password (``postgresql://champion:secret@db/champion``,
-``http://admin:secret@mlflow:5000``), and error messages of the libraries below quote
+A URI may carry a password (``postgresql://champion:pw@db/champion``,
+``http://admin:pw@mlflow:5000``), and error messages of the libraries below quote
 the URI they failed on. :func:`redact` replaces every ``user:password@`` of a URL in a
 text with ``user:***@``; it is applied to every message that leaves the process.
 """
