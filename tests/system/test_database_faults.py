@@ -103,6 +103,9 @@ def test_a_hung_database_is_503_within_the_deadline_and_recovers(
                 assert ready.status_code == 503 and time.monotonic() - start < deadline + 2
                 health = client.get(f"{api.url}/health").json()
                 assert health["status"] == "degraded", health
+                start = time.monotonic()
+                report = client.get(f"{api.url}/ab/report")
+                assert report.status_code == 503 and time.monotonic() - start < deadline + 2
             finally:
                 pg.resume()
 

@@ -42,9 +42,14 @@ async def ab_report(state: State, _reader: Reader) -> ABReport:
     """Per-variant counts, label coverage and live metrics of the current experiment."""
     config = state.config()
     try:
-        stats = await asyncio.to_thread(state.store.variant_stats, config.experiment_id)
+        stats = await asyncio.wait_for(
+            asyncio.to_thread(state.store.variant_stats, config.experiment_id),
+            state.settings.serving.log_deadline,
+        )
     except BackendError as exc:
         raise HTTPException(503, str(exc)) from exc
+    except TimeoutError as exc:  # a read: asking again later is harmless
+        raise HTTPException(503, "the database did not answer in time") from exc
     return ABReport(
         experiment_id=config.experiment_id,
         mode=config.mode,
