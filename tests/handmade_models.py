@@ -5,7 +5,6 @@ features only) and a custom ``mlflow.pyfunc.PythonModel`` whose code ships with 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import mlflow.pyfunc
 import mlflow.xgboost
 import pandas as pd
 from mlflow.models import infer_signature
+
+from champion.tracking.connection import set_mlflow_uris
 
 TITANIC_TEXT = ("Sex", "Deck", "Embarked")
 TITANIC_NUMBERS = ("Pclass", "Age", "SibSp", "Parch", "Fare")
@@ -41,16 +42,7 @@ class FareRule(mlflow.pyfunc.PythonModel):
 
 
 def team_experiment(tracking_uri: str, artifacts: Path) -> str:
-    # MLflow also writes these URIs into os.environ, where a later server (or settings
-    # loaded outside a test's isolated environment) would pick them up: put it back
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    set_mlflow_uris(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     found = client.get_experiment_by_name("team-models")
     if found is not None:

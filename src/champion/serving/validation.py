@@ -31,7 +31,7 @@ class FeatureSpec:
         return cls(names=names, types=types)
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A value as an error message quotes it: at most 40 characters (a hostile body can
     send megabytes in one field)."""
     text = repr(value)
@@ -92,14 +92,14 @@ def check_features(
         if kind in NUMERIC_TYPES:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 errors.append(
-                    _error([*loc, name], f"{name!r} must be a number, got {_shown(value)}", "type")
+                    _error([*loc, name], f"{name!r} must be a number, got {shown(value)}", "type")
                 )
             elif not math.isfinite(value):
                 errors.append(
-                    _error([*loc, name], f"{name!r} must be finite, got {_shown(value)}", "finite")
+                    _error([*loc, name], f"{name!r} must be finite, got {shown(value)}", "finite")
                 )
         elif kind == "string" and not isinstance(value, str):
-            message = f"{name!r} must be a string, got {_shown(value)}"
+            message = f"{name!r} must be a string, got {shown(value)}"
             errors.append(_error([*loc, name], message, "type"))
         elif kind == "boolean" and not isinstance(value, bool):
             errors.append(_error([*loc, name], f"{name!r} must be true or false", "type"))

@@ -113,8 +113,24 @@ def connect(settings: Settings) -> Tracking:
     return while_unreachable(settings, "connect", lambda: _connect(settings))
 
 
-def _connect(settings: Settings) -> Tracking:
+def set_mlflow_uris(uri: str) -> None:
+    """Point MLflow's fluent API (tracking and registry) at ``uri`` — and leave
+    ``os.environ`` as it was: MLflow also exports these URIs there (for subprocesses),
+    where champion's settings, or a server started later, would read them back as
+    MLFLOW_TRACKING_URI. MLflow's own lookups prefer the values set here."""
     import mlflow
+
+    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _connect(settings: Settings) -> Tracking:
     from mlflow import MlflowClient
 
     uri = settings.tracking_uri
@@ -136,17 +152,7 @@ def _connect(settings: Settings) -> Tracking:
         artifact_root = settings.artifact_root.resolve().as_uri()
     else:
         _check_server(uri, settings)
-    # MLflow also exports these URIs into os.environ (for subprocesses), where champion's
-    # settings would read them back as MLFLOW_TRACKING_URI on the next load; MLflow's own
-    # lookups prefer the values set here, so the environment is put back as it was.
-    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    set_mlflow_uris(uri)
     try:
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     except Exception as exc:  # invalid URI scheme, unusable store

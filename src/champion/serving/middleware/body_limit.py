@@ -30,6 +30,28 @@ async def read_body(receive: Any, limit: int | None = None) -> bytes | None:
             return bytes(body)
 
 
+def media_type(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The request's content type without parameters, lower case (None: no header)."""
+    for name, value in headers:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower()
+    return None
+
+
+async def send_json(
+    send: Any, status: int, content: Any, headers: dict[str, str] | None = None
+) -> None:
+    """A complete JSON response, straight to the ASGI ``send``."""
+    payload = orjson.dumps(content)
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
+
+
 def replay(body: bytes, receive: Any) -> Callable[[], Awaitable[Message]]:
     """A ``receive`` that hands the app ``body`` again, then defers to the real one."""
     sent = False

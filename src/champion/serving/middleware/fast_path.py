@@ -19,7 +19,7 @@ import orjson
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 
-from champion.serving.middleware.body_limit import read_body, replay
+from champion.serving.middleware.body_limit import media_type, read_body, replay, send_json
 from champion.serving.middleware.json_guard import PARSED
 from champion.serving.schemas import PredictRequest
 
@@ -32,13 +32,6 @@ def _well_formed(data: Any) -> bool:
         return False
     user = data.get("user_id")
     return user is None or type(user) is int or (type(user) is str and 1 <= len(user) <= 256)
-
-
-def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
-    for name, value in headers:
-        if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"application/json"
-    return False
 
 
 class PredictFastPath:
@@ -58,7 +51,7 @@ class PredictFastPath:
             scope["type"] != "http"
             or scope["path"] != "/predict"
             or scope["method"] != "POST"
-            or not _is_json(scope["headers"])
+            or media_type(scope["headers"]) != b"application/json"
         ):
             await self.app(scope, receive, send)
             return
@@ -80,22 +73,9 @@ class PredictFastPath:
         try:
             answers = await self.serve(scope["app"].state.serving, [item], batch=False)
         except HTTPException as exc:
-            await _respond(send, exc.status_code, {"detail": exc.detail}, exc.headers)
+            await send_json(send, exc.status_code, {"detail": exc.detail}, exc.headers)
             return
         except RequestValidationError as exc:
-            await _respond(send, 422, {"detail": self.validation_detail(exc)})
+            await send_json(send, 422, {"detail": self.validation_detail(exc)})
             return
-        await _respond(send, 200, answers[0])
-
-
-async def _respond(
-    send: Any, status: int, content: Any, headers: dict[str, str] | None = None
-) -> None:
-    payload = orjson.dumps(content)
-    raw = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-    ]
-    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": payload})
+        await send_json(send, 200, answers[0])

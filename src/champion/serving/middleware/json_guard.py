@@ -12,10 +12,10 @@ and walked without recursion; refused with 422 (FastAPI's error form, naming whe
 * ``NaN``, ``Infinity`` or a number too large for a double, and a lone surrogate —
   orjson refuses the body, and Python's lenient parser then finds the field to name.
 
-What passes is handed on re-encoded from the parsed value, so the fast path and
-FastAPI's parser see exactly the same document (an integer too long for 64 bits that
-orjson reads as a double stays a double on both), and the parsed value rides along in
-the scope for the fast path (no second parse).
+What passes is handed on re-encoded from the parsed value (encoded only when an endpoint
+reads the body), so the fast path and FastAPI's parser see exactly the same document (an
+integer too long for 64 bits that orjson reads as a double stays a double on both), and
+the parsed value rides along in the scope for the fast path (no second parse).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from champion.serving.middleware.body_limit import read_body, replay
+from champion.serving.middleware.body_limit import media_type, read_body, replay, send_json
 
 #: Where the parsed body is kept for the endpoints behind this middleware.
 PARSED = "champion.json"
@@ -101,13 +102,12 @@ def _problem(value: Any, limits: JsonLimits) -> tuple[list[Any], str] | None:
 def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
     """Whether FastAPI would parse this body as JSON: no content type at all, or
     ``application/json`` or ``application/*+json``."""
-    for name, value in headers:
-        if name == b"content-type":
-            kind = value.split(b";", 1)[0].strip().lower()
-            return kind == b"application/json" or (
-                kind.startswith(b"application/") and kind.endswith(b"+json")
-            )
-    return True
+    kind = media_type(headers)
+    return (
+        kind is None
+        or kind == b"application/json"
+        or (kind.startswith(b"application/") and kind.endswith(b"+json"))
+    )
 
 
 class JsonGuard:
@@ -133,29 +133,31 @@ class JsonGuard:
             found = None if lenient is None else _problem(lenient, self.limits)
             if found is None:
                 found = (["body"], f"invalid JSON: {str(exc)[:120]}")
-            await _refuse(send, found[0], found[1], "json_invalid")
+            await _refuse(send, *found, "json_invalid")
             return
         problem = _problem(data, self.limits)
         if problem is not None:
-            await _refuse(send, problem[0], problem[1], "json_limit")
+            await _refuse(send, *problem, "json_limit")
             return
-        again = orjson.dumps(data)
+        # the re-encoded body is built only if an endpoint reads it: the fast path takes
+        # the parsed value from the scope (its length differs, so no content-length)
         headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
-        headers.append((b"content-length", str(len(again)).encode()))
         scope = {**scope, "headers": headers, PARSED: data}
-        await self.app(scope, replay(again, receive), send)
+        await self.app(scope, _reencoded(data, receive), send)
+
+
+def _reencoded(data: Any, receive: Any) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A ``receive`` that hands the app ``data`` as JSON bytes, encoded on first use."""
+    again: Callable[[], Awaitable[dict[str, Any]]] | None = None
+
+    async def first() -> dict[str, Any]:
+        nonlocal again
+        if again is None:
+            again = replay(orjson.dumps(data), receive)
+        return await again()
+
+    return first
 
 
 async def _refuse(send: Any, loc: list[Any], msg: str, kind: str) -> None:
-    body = orjson.dumps({"detail": [{"loc": loc[:8], "msg": msg, "type": kind}]})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 422,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, 422, {"detail": [{"loc": loc[:8], "msg": msg, "type": kind}]})

@@ -12,6 +12,7 @@ from champion.predictionlog import to_json
 from champion.serving.auth import Feedback, State
 from champion.serving.loading import LoadedModel
 from champion.serving.schemas import FeedbackRequest, FeedbackResponse
+from champion.serving.validation import shown
 
 routes = APIRouter(tags=["feedback"])
 
@@ -30,11 +31,6 @@ def as_class(label: Any, model: LoadedModel | None) -> Any:
     return label
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def label_error(label: Any, models: list[LoadedModel]) -> str | None:
     """Why ``label`` cannot be a label of these models (None: it can). Classification:
     one of the classes a model knows (any scalar when none says); regression: a number."""
@@ -42,15 +38,15 @@ def label_error(label: Any, models: list[LoadedModel]) -> str | None:
         return None
     if any(m.classes is None for m in models):  # regression
         if isinstance(label, bool) or not isinstance(label, int | float):
-            return f"label {_shown(label)} is not a number (the model is a regressor)"
+            return f"label {shown(label)} is not a number (the model is a regressor)"
         return None
     known = [c for m in models for c in (m.classes or ())]
     if not known:  # a classifier that does not list its classes (some pyfuncs)
         return None
     if as_class(label, models[0]) in known or any(as_class(label, m) in known for m in models):
         return None
-    listed = ", ".join(_shown(c) for c in dict.fromkeys(known))
-    return f"label {_shown(label)} is not one of the model's classes ({listed[:200]})"
+    listed = ", ".join(shown(c) for c in dict.fromkeys(known))
+    return f"label {shown(label)} is not one of the model's classes ({listed[:200]})"
 
 
 def _validated(body: FeedbackRequest, models: list[LoadedModel]) -> list[tuple[str, Any]]:
