@@ -38,7 +38,7 @@ def test_every_service_has_a_healthcheck_and_valid_dependencies(compose) -> None
     expected = {
         "postgres", "minio", "minio-init", "mlflow", "airflow-init", "airflow-apiserver",
         "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "api", "router",
-        "secrets-check",
+        "secrets-check", "mlflow-users",
     }  # fmt: skip
     assert set(services) == expected
     for name, service in services.items():
@@ -133,3 +133,32 @@ def test_admin_uis_bind_to_this_machine_and_no_password_is_on_a_command_line(com
     entrypoint = (DEPLOY / "mlflow" / "entrypoint.sh").read_text()
     command = entrypoint[entrypoint.index("exec mlflow server") :]
     assert "PASSWORD" not in command and "STORE_URI" not in command
+
+
+def _holders(compose: dict, variable: str) -> set[str]:
+    """The services whose environment reads ``variable``."""
+    return {
+        name
+        for name, service in compose["services"].items()
+        if any(f"${{{variable}:" in str(v) for v in (service.get("environment") or {}).values())
+    }
+
+
+def test_each_credential_is_held_only_where_it_is_needed(compose) -> None:
+    services = compose["services"]
+    assert _holders(compose, "MINIO_ROOT_PASSWORD") == {"minio", "minio-init"}
+    assert _holders(compose, "MLFLOW_S3_PASSWORD") == {"minio-init", "mlflow"}
+    assert _holders(compose, "MLFLOW_ADMIN_PASSWORD") == {"mlflow", "mlflow-users"}
+    assert "MLFLOW_API_PASSWORD" in services["api"]["environment"]["CHAMPION_MLFLOW_PASSWORD"]
+    for name in ("airflow-scheduler", "airflow-apiserver"):
+        password = services[name]["environment"]["CHAMPION_MLFLOW_PASSWORD"]
+        assert "MLFLOW_PIPELINE_PASSWORD" in password, name
+    for name, service in services.items():  # only the tracking server talks to S3
+        if name != "mlflow":
+            assert "AWS_SECRET_ACCESS_KEY" not in (service.get("environment") or {}), name
+    # the accounts exist before anything logs in with them
+    for name in ("api", "airflow-scheduler"):
+        rule = services[name]["depends_on"]["mlflow-users"]["condition"]
+        assert rule == "service_completed_successfully", name
+    init = (DEPLOY / "minio" / "init.sh").read_text()
+    assert '"arn:aws:s3:::${MLFLOW_BUCKET}/*"' in init and '"s3:*"' not in init

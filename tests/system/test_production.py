@@ -51,6 +51,10 @@ pytestmark = [
 
 ADMIN_TOKEN = "production-test-admin-token"  # test-only, for a throwaway API
 FEEDBACK_TOKEN = "production-test-feedback-token"  # test-only
+# the stack's MLflow service accounts (deploy/mlflow/users.py), test-only passwords
+PIPELINE = ("pipeline", "production-test-pipeline-password")
+PREDICTOR = ("predictor", "production-test-predictor-password")
+USERS_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "mlflow" / "users.py"
 
 
 def concept(n: int, *, after: bool, seed: int) -> pd.DataFrame:
@@ -109,17 +113,20 @@ def _clean_environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
 
 
-def client_env(work: Path, mlflow: MlflowServer, database_url: str) -> dict[str, str]:
+def client_env(
+    work: Path, mlflow: MlflowServer, account: tuple[str, str], database_url: str
+) -> dict[str, str]:
     """What a champion process gets in the compose stack: URLs and credentials only.
 
     No S3 keys: the tracking server proxies artifacts (``--serve-artifacts``), so the
-    clients never talk to the bucket themselves.
+    clients never talk to the bucket themselves. ``account`` is the MLflow service
+    account: the pipeline's for the lifecycle, the read-only one for the API.
     """
     return {
         "CHAMPION_HOME": str(work / "home"),
         "CHAMPION_MLFLOW_TRACKING_URI": mlflow.url,
-        "CHAMPION_MLFLOW_USERNAME": mlflow.username,
-        "CHAMPION_MLFLOW_PASSWORD": mlflow.password,
+        "CHAMPION_MLFLOW_USERNAME": account[0],
+        "CHAMPION_MLFLOW_PASSWORD": account[1],
         "CHAMPION_DATABASE_URL": database_url,
         "CHAMPION_ADMIN_TOKEN": ADMIN_TOKEN,
         "CHAMPION_FEEDBACK_TOKEN": FEEDBACK_TOKEN,  # the API's, and the label pipeline's
@@ -151,7 +158,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             workers=2,
         ) as mlflow,
     ):
-        env = client_env(work, mlflow, pg.url("champion"))
+        assert "created" in create_users(mlflow).stdout
+        env = client_env(work, mlflow, PIPELINE, pg.url("champion"))
         bootstrap = subprocess.run(
             [sys.executable, "-m", "champion", "lifecycle", "bootstrap",
              "--data", str(before), "--target", "y"],
@@ -159,8 +167,30 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             timeout=600,
         )  # fmt: skip
         assert bootstrap.returncode == 0, bootstrap.stdout + bootstrap.stderr
-        with api_server(env, work, workers=2) as api:
+        api_env = client_env(work, mlflow, PREDICTOR, pg.url("champion"))
+        with api_server(api_env, work, workers=2) as api:
             yield Stack(work, env, mlflow, s3, api, pg.url("champion"), before, after)
+
+
+def create_users(
+    mlflow: MlflowServer, admin_password: str = ADMIN_PASSWORD, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the stack's one-shot account service against the tracking server."""
+    env = {
+        **_clean_environ(),
+        "MLFLOW_ADMIN_USER": ADMIN_USER,
+        "MLFLOW_ADMIN_PASSWORD": admin_password,
+        "MLFLOW_PIPELINE_USER": PIPELINE[0],
+        "MLFLOW_PIPELINE_PASSWORD": PIPELINE[1],
+        "MLFLOW_API_USER": PREDICTOR[0],
+        "MLFLOW_API_PASSWORD": PREDICTOR[1],
+        "MLFLOW_USERS_WAIT": "5",
+        **extra,
+    }
+    return subprocess.run(
+        [sys.executable, str(USERS_SCRIPT), mlflow.url, "PIPELINE", "API"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
 
 
 def _workers_versions(url: str, attempts: int = 60) -> dict[int, str]:
@@ -183,6 +213,48 @@ def test_the_tracking_server_requires_auth_and_stores_artifacts_in_s3(stack: Sta
     keys = stack.s3.keys("artifacts/")
     assert any(k.endswith("MLmodel") for k in keys), keys[:20]
     assert any(k.endswith("model.pkl") or k.endswith(".skops") for k in keys), keys[:20]
+
+
+def test_the_api_account_reads_the_registry_and_cannot_change_it(stack: Stack) -> None:
+    base = f"{stack.mlflow.url}/api/2.0/mlflow"
+    model = requests.get(
+        f"{base}/registered-models/get", params={"name": "concept"}, auth=PREDICTOR, timeout=10
+    )
+    assert model.status_code == 200 and model.json()["registered_model"]["name"] == "concept"
+    alias = {"name": "concept", "alias": "champion", "version": "1"}
+    moved = requests.post(f"{base}/registered-models/alias", json=alias, auth=PREDICTOR, timeout=10)
+    assert moved.status_code == 403, moved.text
+    dropped = requests.delete(
+        f"{base}/registered-models/alias",
+        json={"name": "concept", "alias": "champion"}, auth=PREDICTOR, timeout=10,
+    )  # fmt: skip
+    assert dropped.status_code == 403, dropped.text
+    tag = {"name": "concept", "version": "1", "key": "champion.digest", "value": "0" * 64}
+    forged = requests.post(f"{base}/model-versions/set-tag", json=tag, auth=PREDICTOR, timeout=10)
+    assert forged.status_code == 403, forged.text
+    # the pipeline created the model, so it manages it (it moves the aliases in the DAG)
+    moved = requests.post(f"{base}/registered-models/alias", json=alias, auth=PIPELINE, timeout=10)
+    assert moved.ok, moved.text
+    for account in (PIPELINE, PREDICTOR):
+        user = requests.get(f"{base}/users/current", auth=account, timeout=10).json()["user"]
+        assert user["is_admin"] is False, user
+    assert ADMIN_PASSWORD not in json.dumps(stack.env)
+
+
+def test_the_account_service_is_idempotent_and_refuses_bad_setups(stack: Stack) -> None:
+    again = create_users(stack.mlflow)
+    assert again.returncode == 0 and again.stdout.count("password reset") == 2, again.stderr
+    wrong_admin = create_users(stack.mlflow, admin_password="not-the-password")
+    assert wrong_admin.returncode == 2 and wrong_admin.stderr.count("\n") == 1
+    assert "HTTP 401" in wrong_admin.stderr and "not-the-password" not in wrong_admin.stderr
+    as_admin = create_users(stack.mlflow, MLFLOW_API_USER=ADMIN_USER)
+    assert as_admin.returncode == 2 and "must not be the admin" in as_admin.stderr
+    unset = create_users(stack.mlflow, MLFLOW_API_PASSWORD="")
+    assert unset.returncode == 2 and "MLFLOW_API_PASSWORD" in unset.stderr
+    # the accounts still log in with their passwords after all of that
+    for account in (PIPELINE, PREDICTOR):
+        assert requests.get(f"{stack.mlflow.url}/api/2.0/mlflow/users/current",
+                            auth=account, timeout=10).ok  # fmt: skip
 
 
 def test_the_lifecycle_through_the_production_pieces(stack: Stack) -> None:

@@ -137,12 +137,25 @@ class ModelRegistry:
             mv = self.client.get_model_version_by_alias(self.name, alias)
             info: VersionInfo | None = self._info(mv)
         except MlflowException as exc:
-            if not _is_missing(exc):
+            if not (_is_missing(exc) or self._denied_because_missing(exc)):
                 raise _wrap(exc, f"look up alias {alias!r}") from exc
             info = None
         with self._lock:
             self._cache[alias] = (now, info)
         return info
+
+    def _denied_because_missing(self, exc: Exception) -> bool:
+        """MLflow's auth answers 403, not 404, to a non-admin asking for an alias of a
+        model that does not exist; the model lookup tells the two apart."""
+        from mlflow.exceptions import MlflowException
+
+        if getattr(exc, "error_code", "") != "PERMISSION_DENIED":
+            return False
+        try:
+            self.client.get_registered_model(self.name)
+        except MlflowException as probe:
+            return _is_missing(probe)
+        return False
 
     def get(self, version: str) -> VersionInfo:
         from mlflow.exceptions import MlflowException
