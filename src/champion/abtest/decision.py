@@ -362,7 +362,24 @@ def decide(
         times = np.concatenate([ev.created, ev.labelled_at[np.isfinite(ev.labelled_at)]])
         now = float(times.max()) if times.size else 0.0
     looks = Looks(ev, paired=paired, split=mode != ABMode.SHADOW, maturity=policy.label_maturity_s)
-    stats = looks.at(now)
+    arm_a, arm_b = _arms(ev, now, paired, policy.label_maturity_s)
+    return conclude(
+        looks.at(now),
+        policy,
+        metrics={"A": arm_metrics(arm_a, ev.task), "B": arm_metrics(arm_b, ev.task)},
+        classical=_classical(ev, now, paired, policy.label_maturity_s),
+    )
+
+
+def conclude(
+    stats: LookStats,
+    policy: Policy,
+    *,
+    metrics: dict[str, dict[str, float | None]],
+    classical: tuple[TestResult | None, TestResult | None],
+) -> Decision:
+    """The decision from what one look saw (rows or a database's sums), with the
+    per-arm figures and the fixed-horizon tests reported beside it."""
     v = verdicts(stats, policy)
     p = stats.primary
     interval = Interval(
@@ -377,8 +394,6 @@ def decide(
         else 1.0,
     )
     guards = _guardrail_bounds(stats, v, policy)
-    arm_a, arm_b = _arms(ev, now, paired, policy.label_maturity_s)
-    chi, mcn = _classical(ev, now, paired, policy.label_maturity_s)
     coverage = None
     if stats.coverage_a is not None and stats.coverage_b is not None:
         coverage = (float(stats.coverage_a), float(stats.coverage_b))
@@ -386,14 +401,14 @@ def decide(
         action=ACTIONS[int(v.action)],
         reasons=tuple(_reasons(stats, v, policy, interval, guards)),
         interval=interval,
-        paired=paired,
+        paired=stats.paired,
         srm=_srm(stats, policy.n_star),
-        chi_square=chi,
-        mcnemar=mcn,
-        metrics={"A": arm_metrics(arm_a, ev.task), "B": arm_metrics(arm_b, ev.task)},
+        chi_square=classical[0],
+        mcnemar=classical[1],
+        metrics=metrics,
         guardrails=guards,
         coverage=coverage,
-        analysis=Analysis.PAIRED if paired else Analysis.TRIGGERED,
+        analysis=Analysis.PAIRED if stats.paired else Analysis.TRIGGERED,
     )
 
 
@@ -409,11 +424,17 @@ def timeline(ev: Evidence, policy: Policy, *, mode: ABMode, points: int = 60) ->
     at = times[picks]
     looks = Looks(ev, paired=paired, split=mode != ABMode.SHADOW, maturity=policy.label_maturity_s)
     stats = looks.at(at)
-    lower, upper = _bounds(stats.primary, policy.alpha, policy.n_star)
     labelled = np.asarray(stats.labelled_a) + np.asarray(stats.labelled_b)
-    estimate = np.asarray(stats.primary.estimate)
+    return sequence(stats.primary, labelled, policy)
+
+
+def sequence(primary: Comparison, labelled: np.ndarray, policy: Policy) -> list[Look]:
+    """The primary comparison at several looks as points of the confidence sequence
+    (looks with nothing to go on yet are left out)."""
+    lower, upper = _bounds(primary, policy.alpha, policy.n_star)
+    estimate = np.asarray(primary.estimate)
     return [
         Look(int(labelled[i]), float(estimate[i]), float(lower[i]), float(upper[i]))
-        for i in range(at.size)
+        for i in range(np.size(labelled))
         if np.isfinite(lower[i])
     ]

@@ -75,12 +75,13 @@ class Evidence:
 
     def score(self, answer: np.ndarray) -> np.ndarray:
         """Per-row score of ``answer``: 1/0 right (classification), minus the absolute
-        error (regression); 0 where there is no label."""
+        error (regression); 0 where there is no label, or no answer (both models failed:
+        the failure guardrail counts that row, and the two scores are alike)."""
         if self.task == Task.CLASSIFICATION:
             out = (answer == self.label).astype(np.float64)
         else:
             out = -np.abs(self.label - answer)
-        return np.where(self.labelled, out, 0.0)
+        return np.where(self.labelled & ~np.isnan(answer), out, 0.0)
 
     @cached_property
     def score_a(self) -> np.ndarray:
@@ -92,8 +93,10 @@ class Evidence:
 
     @cached_property
     def triggered(self) -> np.ndarray:
-        """Rows where the two answers differ: elsewhere the arm cannot matter."""
-        return self.answer_a != self.answer_b
+        """Rows where the two answers differ: elsewhere the arm cannot matter (nor where
+        both models failed: neither gave an answer)."""
+        none = np.isnan(self.answer_a) & np.isnan(self.answer_b)
+        return (self.answer_a != self.answer_b) & ~none
 
     def entered(self, maturity: float) -> np.ndarray:
         """When each labelled row entered the comparison (inf: never)."""

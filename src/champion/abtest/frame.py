@@ -89,15 +89,25 @@ def _codes(
             raise InvalidInputError(f"regression needs numeric predictions: {exc}") from exc
         return label, values[0], values[1], ()
     present = pd.concat(columns).dropna()
-    numeric = pd.api.types.is_numeric_dtype(present) or all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in present
-    )
+    numeric = pd.api.types.is_numeric_dtype(present) or all_numeric(present)
     keys = [c.map(lambda v: v if numeric or pd.isna(v) else str(v)) for c in columns]
-    classes = sorted(set(pd.concat(keys).dropna().tolist()))
-    lookup = {c: float(i) for i, c in enumerate(classes)}
+    lookup, positive = class_codes(pd.concat(keys).dropna().tolist())
     coded = [k.map(lambda v: lookup.get(v, np.nan)).to_numpy(dtype=np.float64) for k in keys]
-    positive = (float(len(classes) - 1),) if len(classes) <= 2 else tuple(lookup.values())
     return coded[0], coded[1], coded[2], positive
+
+
+def all_numeric(values: Any) -> bool:
+    """Whether class values compare as numbers (1 and 1.0 the same class) or as text."""
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def class_codes(keys: list[Any]) -> tuple[dict[Any, float], tuple[float, ...]]:
+    """Each class's code (its rank in sorted order) and the guarded positive classes: the
+    larger of two, every class of more."""
+    classes = sorted(set(keys))
+    lookup = {c: float(i) for i, c in enumerate(classes)}
+    positive = (float(len(classes) - 1),) if len(classes) <= 2 else tuple(lookup.values())
+    return lookup, positive
 
 
 def evidence(rows: pd.DataFrame, *, task: Task, mode: ABMode, split_b: float) -> Evidence:

@@ -25,9 +25,9 @@ look small.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -137,30 +137,96 @@ class LookStats:
     guardrails: dict[str, Comparison] = field(default_factory=dict)
 
 
-class Track(Protocol):
-    """A comparison of B with A that can be read at any time."""
-
-    def compare(self, now: float | np.ndarray) -> Comparison: ...
-
-
-@dataclass(frozen=True)
-class PairedTrack:
-    """Per-row differences ``B - A`` (both models scored each row)."""
-
-    tracker: Tracker
-
-    def compare(self, now: float | np.ndarray) -> Comparison:
-        return paired(self.tracker.at(now))
+T = TypeVar("T")
+U = TypeVar("U")
+Pairs = tuple[tuple[T, T], ...]  # one (A, B) pair per phase
 
 
 @dataclass(frozen=True)
-class ArmsTrack:
-    """One score per arm, phase by phase: compared arm against arm, stratified."""
+class Tracks(Generic[T]):
+    """Every group of rows a look reads, by role: ``T`` is a :class:`Tracker` over rows,
+    or the :class:`Moments` a database added up (``champion.predictionlog.aggregates``).
 
-    phases: tuple[tuple[Tracker, Tracker], ...]
+    ``paired_*`` fields are used by the paired analysis, ``*_phases`` by the split one
+    (per phase: the rows of arm A, then of arm B); a guardrail's entries are per guarded
+    class."""
 
-    def compare(self, now: float | np.ndarray) -> Comparison:
-        return stratified([(a.at(now), b.at(now)) for a, b in self.phases])
+    paired: bool
+    splits: tuple[float, ...]  # each phase's configured share of B
+    primary_paired: T | None
+    primary_phases: Pairs[T]
+    labelled: tuple[T, T]  # labelled rows per arm
+    units: Pairs[T]  # units per phase and arm (split traffic only)
+    mature: tuple[T, T]  # rows old enough to have their label, per arm
+    error_rate: T
+    latency: T | None  # None: no row timed both models
+    precision: tuple[Pairs[T], ...]  # per class (paired: one pair, its own positives)
+    recall_paired: tuple[T, ...]
+    recall_phases: tuple[Pairs[T], ...]
+
+    def map(self, f: Callable[[T], U]) -> Tracks[U]:
+        def pairs(ps: Pairs[T]) -> Pairs[U]:
+            return tuple((f(a), f(b)) for a, b in ps)
+
+        return Tracks(
+            paired=self.paired,
+            splits=self.splits,
+            primary_paired=None if self.primary_paired is None else f(self.primary_paired),
+            primary_phases=pairs(self.primary_phases),
+            labelled=(f(self.labelled[0]), f(self.labelled[1])),
+            units=pairs(self.units),
+            mature=(f(self.mature[0]), f(self.mature[1])),
+            error_rate=f(self.error_rate),
+            latency=None if self.latency is None else f(self.latency),
+            precision=tuple(pairs(p) for p in self.precision),
+            recall_paired=tuple(f(r) for r in self.recall_paired),
+            recall_phases=tuple(pairs(r) for r in self.recall_phases),
+        )
+
+
+def _one_or_macro(found: list[Comparison]) -> Comparison:
+    return found[0] if len(found) == 1 else macro(found)
+
+
+def primary_of(m: Tracks[Moments]) -> Comparison:
+    """The primary comparison of B with A."""
+    if m.primary_paired is not None:
+        return paired(m.primary_paired)
+    return stratified(m.primary_phases)
+
+
+def assemble(m: Tracks[Moments]) -> LookStats:
+    """What a look sees, from the moments of its tracks."""
+    guards = {"error_rate": paired(m.error_rate)}
+    if m.latency is not None:
+        guards["latency_ms"] = paired(m.latency)
+    if m.precision:
+        guards["precision"] = _one_or_macro([stratified(p) for p in m.precision])
+        recall = (
+            [paired(r) for r in m.recall_paired]
+            if m.paired
+            else [stratified(r) for r in m.recall_phases]
+        )
+        guards["recall"] = _one_or_macro(recall)
+    labelled_a, labelled_b = m.labelled[0].n, m.labelled[1].n
+    coverage_a = coverage_b = coverage = None
+    if not m.paired:
+        coverage_a, coverage_b, coverage = _coverage(
+            labelled_a, m.mature[0].n, labelled_b, m.mature[1].n
+        )
+    return LookStats(
+        primary=primary_of(m),
+        paired=m.paired,
+        labelled_a=labelled_a,
+        labelled_b=labelled_b,
+        phases=tuple(
+            PhaseSplit(split, a.k, b.k) for split, (a, b) in zip(m.splits, m.units, strict=False)
+        ),
+        coverage_a=coverage_a,
+        coverage_b=coverage_b,
+        coverage=coverage,
+        guardrails=guards,
+    )
 
 
 class Looks:
@@ -168,107 +234,91 @@ class Looks:
 
     def __init__(self, ev: Evidence, *, paired: bool, split: bool, maturity: float) -> None:
         self.ev, self.paired, self.split = ev, paired, split
-        self._entered = ev.entered(maturity)
-        self._phases = sorted(set(ev.phase.tolist()))
+        entered = ev.entered(maturity)
+        phases = sorted(set(ev.phase.tolist()))
         everyone, ones = np.ones(ev.size, bool), np.ones(ev.size)
-        self._primary: Track
+        self._phases = phases
+        primary_paired, primary_phases = None, ()
         if paired:
-            self._primary = self._paired(self._entered, everyone, ev.score_b - ev.score_a)
+            primary_paired = self._track(entered, everyone, ev.score_b - ev.score_a)
         else:
             y = np.where(ev.triggered, np.where(ev.served_b, ev.score_b, ev.score_a), 0.0)
-            self._primary = self._arms(self._entered, everyone, y)
-        self._labelled = [self._track(self._entered, self._arm(b), ones) for b in (False, True)]
-        self._units = self._arms(ev.created, everyone, ones).phases if split else ()
-        mature = ev.created + maturity
-        self._mature = [self._track(mature, self._arm(b), ones) for b in (False, True)]
-        self._guards = self._guardrails()
-
-    def _arm(self, b: bool) -> np.ndarray:
-        return self.ev.served_b if b else ~self.ev.served_b
+            primary_phases = self._arms(entered, everyone, y)
+        failed = ev.failed_b.astype(float) - ev.failed_a.astype(float)
+        latency = ev.latency_difference()
+        timed = np.isfinite(latency).any()  # rows a user brings may not time the models
+        precision, recall_paired, recall_phases = self._classes(entered)
+        self.tracks: Tracks[Tracker] = Tracks(
+            paired=paired,
+            splits=tuple(float(ev.split_b[ev.phase == p][0]) for p in phases) if split else (),
+            primary_paired=primary_paired,
+            primary_phases=primary_phases,
+            labelled=(
+                self._track(entered, ~ev.served_b, ones),
+                self._track(entered, ev.served_b, ones),
+            ),
+            units=self._arms(ev.created, everyone, ones) if split else (),
+            mature=(
+                self._track(ev.created + maturity, ~ev.served_b, ones),
+                self._track(ev.created + maturity, ev.served_b, ones),
+            ),
+            error_rate=self._track(ev.created, everyone, failed),
+            latency=self._track(ev.created, np.isfinite(latency), np.nan_to_num(latency))
+            if timed
+            else None,
+            precision=precision,
+            recall_paired=recall_paired,
+            recall_phases=recall_phases,
+        )
 
     def _track(self, key: np.ndarray, mask: np.ndarray, scores: np.ndarray) -> Tracker:
         return Tracker(np.where(mask, key, np.inf), scores, self.ev.unit)
 
-    def _paired(self, key: np.ndarray, mask: np.ndarray, scores: np.ndarray) -> PairedTrack:
-        return PairedTrack(self._track(key, mask, scores))
-
-    def _arms(self, key: np.ndarray, mask: np.ndarray, scores: np.ndarray) -> ArmsTrack:
+    def _arms(self, key: np.ndarray, mask: np.ndarray, scores: np.ndarray) -> Pairs[Tracker]:
         ev = self.ev
-        return ArmsTrack(
-            tuple(
-                (
-                    self._track(key, mask & self._arm(False) & (ev.phase == p), scores),
-                    self._track(key, mask & self._arm(True) & (ev.phase == p), scores),
-                )
-                for p in self._phases
+        return tuple(
+            (
+                self._track(key, mask & ~ev.served_b & (ev.phase == p), scores),
+                self._track(key, mask & ev.served_b & (ev.phase == p), scores),
             )
+            for p in self._phases
         )
 
-    def _guardrails(self) -> dict[str, list[Track]]:
-        """Each guardrail's comparisons: one, or one per class (averaged, multiclass)."""
-        ev, entered = self.ev, self._entered
-        failed = ev.failed_b.astype(float) - ev.failed_a.astype(float)
-        guards: dict[str, list[Track]] = {
-            "error_rate": [self._paired(ev.created, np.ones(ev.size, bool), failed)]
-        }
-        latency = ev.latency_difference()
-        if np.isfinite(latency).any():  # rows a user brings may not time the models
-            guards["latency_ms"] = [
-                self._paired(ev.created, np.isfinite(latency), np.nan_to_num(latency))
-            ]
+    def _classes(
+        self, entered: np.ndarray
+    ) -> tuple[tuple[Pairs[Tracker], ...], tuple[Tracker, ...], tuple[Pairs[Tracker], ...]]:
+        """The precision and recall guardrails' tracks, one set per guarded class."""
+        ev = self.ev
         if ev.task != Task.CLASSIFICATION:
-            return guards
-        precision: list[Track] = []
-        recall: list[Track] = []
+            return (), (), ()
+        precision: list[Pairs[Tracker]] = []
+        recall_paired: list[Tracker] = []
+        recall_phases: list[Pairs[Tracker]] = []
         for c in ev.positive:
             if self.paired:  # each model on every row: its own positives, the same labels
-                a_right, b_right = (ev.answer_a == ev.label), (ev.answer_b == ev.label)
+                a_right = (ev.answer_a == ev.label).astype(float)
+                b_right = (ev.answer_b == ev.label).astype(float)
                 precision.append(
-                    ArmsTrack(
+                    (
                         (
-                            (
-                                self._track(entered, ev.answer_a == c, a_right.astype(float)),
-                                self._track(entered, ev.answer_b == c, b_right.astype(float)),
-                            ),
-                        )
+                            self._track(entered, ev.answer_a == c, a_right),
+                            self._track(entered, ev.answer_b == c, b_right),
+                        ),
                     )
                 )
                 said = (ev.answer_b == c).astype(float) - (ev.answer_a == c).astype(float)
-                recall.append(self._paired(entered, ev.label == c, said))
+                recall_paired.append(self._track(entered, ev.label == c, said))
             else:
                 right = (ev.served == ev.label).astype(float)
                 precision.append(self._arms(entered, ev.served == c, right))
-                recall.append(self._arms(entered, ev.label == c, (ev.served == c).astype(float)))
-        guards["precision"], guards["recall"] = precision, recall
-        return guards
+                recall_phases.append(
+                    self._arms(entered, ev.label == c, (ev.served == c).astype(float))
+                )
+        return tuple(precision), tuple(recall_paired), tuple(recall_phases)
 
     def at(self, now: float | np.ndarray) -> LookStats:
         """What a look at ``now`` (one time, or an array of times) sees."""
-        ev = self.ev
-        labelled_a, labelled_b = (t.at(now).n for t in self._labelled)
-        guards = {}
-        for name, tracks in self._guards.items():
-            found = [track.compare(now) for track in tracks]
-            guards[name] = found[0] if len(found) == 1 else macro(found)
-        phases = tuple(
-            PhaseSplit(float(ev.split_b[ev.phase == p][0]), a.at(now).k, b.at(now).k)
-            for p, (a, b) in zip(self._phases, self._units, strict=False)
-        )
-        coverage_a = coverage_b = coverage = None
-        if not self.paired:
-            mature_a, mature_b = (t.at(now).n for t in self._mature)
-            coverage_a, coverage_b, coverage = _coverage(labelled_a, mature_a, labelled_b, mature_b)
-        return LookStats(
-            primary=self._primary.compare(now),
-            paired=self.paired,
-            labelled_a=labelled_a,
-            labelled_b=labelled_b,
-            phases=phases,
-            coverage_a=coverage_a,
-            coverage_b=coverage_b,
-            coverage=coverage,
-            guardrails=guards,
-        )
+        return assemble(self.tracks.map(lambda t: t.at(now)))
 
 
 def _coverage(la: Number, ma: Number, lb: Number, mb: Number) -> tuple[Number, Number, Comparison]:

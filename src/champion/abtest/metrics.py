@@ -74,9 +74,12 @@ def arm_metrics(arm: Arm, task: Task) -> dict[str, float | None]:
             f1=f1,
             roc_auc=_auc(arm.y_true, scores) if usable and scores is not None else None,
         )
-    else:
-        y = arm.y_true.astype(np.float64)
-        err = y - arm.y_pred.astype(np.float64)
+    else:  # over the rows that got an answer (both models failing gives none)
+        answered = np.isfinite(arm.y_pred.astype(np.float64))
+        if not answered.any():
+            return out
+        y = arm.y_true.astype(np.float64)[answered]
+        err = y - arm.y_pred.astype(np.float64)[answered]
         total = float(((y - y.mean()) ** 2).sum())
         out.update(
             mae=float(np.abs(err).mean()),

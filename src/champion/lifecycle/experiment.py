@@ -11,9 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import pandas as pd
-
-from champion.abtest import Decision, Look, Policy, decide_frame, timeline_frame
+from champion.abtest import Decision, Look, Policy
 from champion.errors import ConfigError, ConflictError, NotFoundError
 from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import DEFAULT_EXPERIMENT, ABConfig, EventStore
@@ -132,14 +130,6 @@ def _trial(ws: Workspace) -> Trial | EvaluationOutcome:
     return Trial(experiment, mode, split_b, champion, challenger, _task(ws, champion))
 
 
-def load_rows(ws: Workspace, trial: Trial) -> tuple[pd.DataFrame, int]:
-    """The rows of the two versions under test (see :func:`champion.abtest.decide_frame`),
-    and how many rows of the experiment were left out."""
-    return ws.store.experiment_frame(
-        trial.experiment_id, champion=trial.champion.version, challenger=trial.challenger.version
-    )
-
-
 def record_look(
     ws: Workspace, trial: Trial, policy: Policy, decision: Decision, looks: list[Look]
 ) -> tuple[ComparisonRun, bool]:
@@ -184,10 +174,16 @@ def evaluate_and_promote(
     trial = _trial(ws)
     if isinstance(trial, EvaluationOutcome):
         return trial
-    rows, ignored = load_rows(ws, trial)
-    rules = {"task": trial.task, "mode": trial.mode, "split_b": trial.split_b}
-    decision = decide_frame(rows, policy, **rules, now=datetime.now(UTC))
-    looks = timeline_frame(rows, policy, **rules)
+    decision, looks, ignored = ws.store.evaluate(
+        trial.experiment_id,
+        champion=trial.champion.version,
+        challenger=trial.challenger.version,
+        task=trial.task,
+        mode=trial.mode,
+        split_b=trial.split_b,
+        policy=policy,
+        now=datetime.now(UTC),
+    )
     run, repeated = record_look(ws, trial, policy, decision, looks)
     outcome = EvaluationOutcome(
         trial.experiment_id,

@@ -13,7 +13,11 @@ import orjson
 import pandas as pd
 from sqlalchemy import Integer, func, select
 
+from champion.abtest import Decision, Look, Policy
+from champion.predictionlog.aggregates import Trial
+from champion.predictionlog.evaluation import decide_in_database
 from champion.predictionlog.schema import ab_config, failures, feedback, predictions
+from champion.types import ABMode, Task
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,35 @@ class LogReads:
         for name in ("failed_a", "failed_b"):
             frame[name] = frame[name].fillna(0).astype(bool)
         return frame, total - len(frame)
+
+    def evaluate(
+        self,
+        experiment_id: str,
+        *,
+        champion: str,
+        challenger: str,
+        task: Task,
+        mode: ABMode,
+        split_b: float,
+        policy: Policy,
+        now: datetime,
+    ) -> tuple[Decision, list[Look], int]:
+        """The A/B decision on the rows both versions took, computed in the database
+        (:func:`champion.predictionlog.evaluation.decide_in_database`): the decision, the
+        confidence sequence over time, and how many of the experiment's rows were left
+        out (served before a version was loaded, or by another version)."""
+        trial = Trial(
+            self.model_name,
+            experiment_id,
+            champion,
+            challenger,
+            task,
+            mode,
+            split_b,
+            policy.label_maturity_s,
+        )
+        with self._tx("evaluate experiment") as conn:
+            return decide_in_database(conn, trial, policy, now=now.timestamp())
 
     def served_features(self, *, limit: int, since: datetime | None = None) -> list[dict[str, Any]]:
         """The features of the ``limit`` latest predictions (newer than ``since``)."""

@@ -1,0 +1,237 @@
+"""The evaluation computed in the database equals the row-based one on the same log.
+
+Each case writes a log with the shapes that make the statistics hard — repeat users and
+rows without one, an unequal split that changes between phases, labels that arrive late
+or never, failures, rows with no timing, other versions' rows — then evaluates it twice:
+from rows (``decide_frame``, what users call on their own data) and from the database's
+sums (``decide_in_database``). Decision, interval, guardrails, checks, per-arm figures
+and the whole confidence sequence must agree to 1e-9, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import insert
+
+from champion.abtest import Looks, Policy, decide_frame, evidence
+from champion.abtest.looks import assemble
+from champion.predictionlog import EventStore
+from champion.predictionlog.aggregates import ExperimentRows, Trial
+from champion.predictionlog.evaluation import decide_in_database
+from champion.predictionlog.schema import ab_config, feedback
+from champion.types import ABMode, Task
+
+from servers import pg_cluster, postgres_available
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Case:
+    task: Task
+    mode: ABMode
+    n: int
+    users: int  # distinct users (rows per user ~ n / users)
+    splits: tuple[float, ...]  # one phase per entry
+    classes: int = 2
+    edge: float = 0.0  # B's advantage in accuracy (or in error, regression)
+    label_share: float = 0.7
+    failure: float = 0.02
+    seed: int = 0
+    maturity: float = 0.0
+    independent: bool = False
+
+
+CASES = {
+    "hash-unequal-phases": Case(Task.CLASSIFICATION, ABMode.HASH, 3000, 300, (0.1, 0.4), edge=0.05),
+    "hash-multiclass": Case(Task.CLASSIFICATION, ABMode.HASH, 2000, 2000, (0.3,), classes=4),
+    "random-regression": Case(Task.REGRESSION, ABMode.RANDOM, 2500, 50, (0.5,), edge=0.3),
+    "shadow-binary": Case(Task.CLASSIFICATION, ABMode.SHADOW, 2000, 100, (0.0,), edge=0.04),
+    "hash-independent-matured": Case(
+        Task.CLASSIFICATION, ABMode.HASH, 2500, 400, (0.2,), maturity=600.0, independent=True
+    ),
+    "shadow-regression": Case(Task.REGRESSION, ABMode.SHADOW, 1500, 1500, (0.0,), seed=3),
+}
+
+
+def _prediction(task: Task, rng: np.random.Generator, y: float, accuracy: float, classes: int):
+    if task == Task.REGRESSION:
+        value = y + rng.normal(0, 1.0 - accuracy)
+        return round(float(value), 6), None
+    right = rng.random() < accuracy
+    pred = int(y) if right else int((y + rng.integers(1, classes)) % classes)
+    prob = float(np.clip(0.5 + (0.3 if pred == 1 else -0.3) + rng.normal(0, 0.15), 0, 1))
+    return pred, round(prob, 6)
+
+
+def write_log(store: EventStore, case: Case, experiment: str = "exp") -> datetime:
+    """The case's rows; returns the time of the look."""
+    rng = np.random.default_rng(case.seed)
+    with store.engine.begin() as conn:
+        phase_ids = []
+        for split in case.splits:
+            mode = case.mode
+            phase_ids.append(
+                conn.execute(
+                    insert(ab_config).values(
+                        model_name=store.model_name, experiment_id=experiment, mode=mode,
+                        split_b=split, updated_at=START, updated_by="test", note="",
+                    )
+                ).inserted_primary_key[0]
+            )  # fmt: skip
+    rows, labels = [], []
+    draws = rng.random((case.users, len(case.splits)))
+    user_draws = {
+        (f"user-{u}", p): draws[u, p] for u in range(case.users) for p in range(len(case.splits))
+    }
+    per_phase = case.n // len(case.splits)
+    for i in range(case.n):
+        phase_index = min(i // per_phase, len(case.splits) - 1)
+        split = case.splits[phase_index]
+        user = None if rng.random() < 0.05 else f"user-{rng.integers(case.users)}"
+        # hash mode: a user stays in one arm within a phase; others: each request
+        draw = (
+            user_draws[(user, phase_index)] if case.mode == ABMode.HASH and user else rng.random()
+        )
+        to_b = case.mode != ABMode.SHADOW and draw < split
+        if case.task == Task.REGRESSION:
+            y: float = round(float(rng.normal(10, 3)), 6)
+        else:
+            y = float(rng.integers(case.classes))
+        pred_a, prob_a = _prediction(case.task, rng, y, 0.7, case.classes)
+        pred_b, prob_b = _prediction(case.task, rng, y, 0.7 + case.edge, case.classes)
+        fail_a, fail_b = rng.random() < case.failure / 2, rng.random() < case.failure
+        other = rng.random() < 0.03  # served by another challenger: left out
+        created = START + timedelta(seconds=float(i) * 1.7 + float(rng.random()))
+        timed = rng.random() > 0.05
+        request_id = str(uuid.uuid4())
+        arms = {}
+        for arm, pred, prob, failed, version in (
+            ("a", pred_a, prob_a, fail_a, "1"),
+            ("b", pred_b, prob_b, fail_b, "3" if other else "2"),
+        ):
+            arms |= {
+                f"version_{arm}": version,
+                f"prediction_{arm}": None if failed else str(pred),
+                f"prediction_{arm}_num": None if failed else float(pred),
+                f"probability_{arm}": None if failed else prob,
+                f"latency_{arm}_ms": round(float(rng.gamma(2.0, 2.0)), 4) if timed else None,
+                f"failed_{arm}": int(failed),
+            }
+        served = pred_b if to_b and not fail_b else pred_a
+        rows.append(
+            {
+                "request_id": request_id, "created_at": created, "experiment_id": experiment,
+                "user_id": user, "variant": "B" if to_b else "A", "model_name": store.model_name,
+                "model_version": "2" if to_b else "1", "features": "{}",
+                "prediction": str(served), "prediction_num": float(served), "probability": None,
+                "latency_ms": 5.0, "phase": phase_ids[phase_index], **arms,
+            }
+        )  # fmt: skip
+        if rng.random() < case.label_share:
+            delay = float(rng.exponential(400.0))
+            label = int(y) if case.task == Task.CLASSIFICATION else y
+            labels.append(
+                {
+                    "request_id": request_id, "label": str(label), "label_num": float(label),
+                    "received_at": created + timedelta(seconds=delay), "source": "feedback",
+                }
+            )  # fmt: skip
+    store.insert_predictions(rows)
+    with store.engine.begin() as conn:
+        conn.execute(insert(feedback), labels)
+    # a look before the last labels arrived: some rows are labelled only later
+    return START + timedelta(seconds=case.n * 1.7 + 300)
+
+
+def _close(a: float | None, b: float | None, what: str) -> None:
+    if a is None or b is None or not np.isfinite(a) or not np.isfinite(b):
+        assert a == b, f"{what}: {a} != {b}"
+        return
+    assert abs(a - b) <= TOL * max(1.0, abs(a), abs(b)), f"{what}: {a} != {b}"
+
+
+def check_equal(store: EventStore, case: Case) -> None:
+    now = write_log(store, case)
+    policy = Policy(
+        min_labelled=50, label_maturity_s=case.maturity, labels_independent=case.independent
+    )
+    split = case.splits[0]
+    frame, ignored = store.experiment_frame("exp", champion="1", challenger="2")
+    rows_decision = decide_frame(
+        frame, policy, task=case.task, mode=case.mode, split_b=split, now=now
+    )
+    trial = Trial(store.model_name, "exp", "1", "2", case.task, case.mode, split, case.maturity)
+    with store.engine.connect() as conn:
+        sql_decision, sql_looks, sql_ignored = decide_in_database(
+            conn, trial, policy, now=now.timestamp(), points=20
+        )
+        sql_rows = ExperimentRows(conn, trial)
+        paired = case.mode == ABMode.SHADOW or case.independent
+        _, timeline, edges = sql_rows.tracks(now.timestamp(), paired=paired, points=20)
+    assert sql_ignored == ignored > 0
+    a, b = rows_decision.to_dict(), sql_decision.to_dict()
+    assert a["action"] == b["action"] and a["reasons"] == b["reasons"], (a["reasons"], b["reasons"])
+    for key in ("estimate", "lower", "upper", "p_value"):
+        _close(a["interval"][key], b["interval"][key], f"interval {key}")
+    assert a["interval"]["n"] == b["interval"]["n"]
+    assert [g["name"] for g in a["guardrails"]] == [g["name"] for g in b["guardrails"]]
+    for ga, gb in zip(a["guardrails"], b["guardrails"], strict=True):
+        _close(ga["estimate"], gb["estimate"], f"{ga['name']} estimate")
+        _close(ga["bound"], gb["bound"], f"{ga['name']} bound")
+    for test in ("srm", "chi_square_fixed_horizon", "mcnemar"):
+        if a[test] is None:
+            assert b[test] is None, test
+            continue
+        for key in ("statistic", "p_value"):
+            _close(a[test][key], b[test][key], f"{test} {key}")
+    assert (a["coverage"] is None) == (b["coverage"] is None)
+    for ca, cb in zip(a["coverage"] or (), b["coverage"] or (), strict=True):
+        _close(ca, cb, "coverage")
+    for arm in ("A", "B"):
+        assert set(a["metrics"][arm]) == set(b["metrics"][arm]), arm
+        for key, value in a["metrics"][arm].items():
+            _close(value, b["metrics"][arm][key], f"{arm} {key}")
+    # the whole sequence: the row-based looks at the same times
+    assert timeline is not None and edges.size == 20
+    ev = evidence(frame, task=case.task, mode=case.mode, split_b=split)
+    looks = Looks(ev, paired=paired, split=case.mode != ABMode.SHADOW, maturity=case.maturity)
+    by_rows, by_sql = looks.at(edges), assemble(timeline)
+    for key in ("estimate", "variance", "units"):
+        left = np.asarray(getattr(by_rows.primary, key), dtype=float)
+        right = np.asarray(getattr(by_sql.primary, key), dtype=float)
+        finite = np.isfinite(left)
+        assert (finite == np.isfinite(right)).all(), key
+        assert np.allclose(left[finite], right[finite], rtol=TOL, atol=TOL), key
+    assert len(sql_looks) > 5
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sql_evaluation_equals_the_row_based_one_on_sqlite(tmp_path, name: str) -> None:
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}", model_name="m")
+    store.migrate()
+    check_equal(store, CASES[name])
+    store.dispose()
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    if not postgres_available():
+        pytest.skip("apt-get install postgresql")
+    with pg_cluster(("events",)) as pg:
+        yield pg.url("events")
+
+
+@pytest.mark.parametrize("name", ["hash-unequal-phases", "random-regression", "shadow-binary"])
+def test_sql_evaluation_equals_the_row_based_one_on_postgresql(postgres: str, name: str) -> None:
+    store = EventStore(postgres, model_name=f"m-{name}")
+    store.migrate()
+    check_equal(store, CASES[name])
+    store.dispose()
