@@ -77,7 +77,9 @@ def test_arm_metrics_match_sklearn(settings, store) -> None:
         assert metrics[arm]["precision"] == pytest.approx(precision_score(y[mask], pred[mask]))
         assert metrics[arm]["recall"] == pytest.approx(recall_score(y[mask], pred[mask]))
     mask = ~to_b
-    assert metrics["A"]["roc_auc"] == pytest.approx(roc_auc_score(y[mask], truth["score_a"][mask]))
+    # from a histogram of the probabilities (1e-4 wide bins) the database keeps
+    auc = roc_auc_score(y[mask], truth["score_a"][mask])
+    assert metrics["A"]["roc_auc"] == pytest.approx(auc, abs=1e-3)
     # the interval is decide_frame's on the same rows, read back from the log
     expected = decide_frame(
         _truth_frame(truth), settings.ab.policy(), task="classification", mode="hash", split_b=0.5

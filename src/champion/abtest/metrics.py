@@ -26,7 +26,8 @@ class Arm:
 
 def _precision_recall(y: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
     """Binary (positive = the larger label) or macro-averaged precision, recall, F1."""
-    classes = np.unique(np.concatenate([y, pred]))
+    both = np.concatenate([y, pred]).astype(np.float64)
+    classes = np.unique(both[~np.isnan(both)])  # no answer (both models failed): no class
     targets = classes[-1:] if classes.size <= 2 else classes
     values = []
     for c in targets:

@@ -1,100 +1,114 @@
-"""An A/B evaluation of the prediction log, computed in the database.
+"""An A/B evaluation of the prediction log from sums the database keeps and adds up.
 
-:func:`decide_in_database` gives the decision, the confidence sequence over time and the
-rows left out — the numbers :func:`champion.abtest.decide_frame` gives on the same rows —
-from sums the database adds up (:mod:`.aggregates`) and a handful of counts per arm: the
-memory it needs does not grow with the log.
+:func:`decide_in_database` gives the decision — the same as
+:func:`champion.abtest.decide_frame` on the same rows, to 1e-9 — with the confidence
+sequence of the looks taken so far and the rows left out. It reads the running sums of
+:mod:`.look_state` and the rows and labels that arrived since, never the whole log, so
+its time and memory do not grow with the log. The per-arm figures for the reader come
+from counts; the ROC AUC and the p95 latency from histograms (1e-4 in probability,
+0.05 ms below 100 ms).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Float, and_, case, cast, func, select
 
 from champion.abtest.classical import chi_square_accuracy, mcnemar
-from champion.abtest.decision import Decision, Policy, conclude, sequence
-from champion.abtest.looks import Look, assemble, primary_of
-from champion.predictionlog.aggregates import TIMELINE_POINTS, ExperimentRows, Expr, Trial
-from champion.types import ABMode, TestResult
+from champion.abtest.decision import Decision, Policy, conclude
+from champion.abtest.looks import Look, assemble
+from champion.predictionlog.aggregates import Trial, tracks_of
+from champion.predictionlog.look_state import LOOK_LAG_S, Seen, look, remember
+from champion.types import ABMode, Task, TestResult
 
 
-def _percentile(rows: ExperimentRows, value: Expr, where: Expr, q: float) -> float | None:
-    """The ``q`` quantile of ``value`` with linear interpolation, as ``np.percentile``:
-    the database sorts, two values come back."""
-    base = select(value).select_from(rows.source).where(rows.where, where, value.is_not(None))
-    count = rows.conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    if not count:
+def _sides(arm: str, paired: bool) -> tuple[str, ...]:
+    """The rows an arm's figures are over: every row (paired), or those it served."""
+    return ("0", "1") if paired else (("1",) if arm == "b" else ("0",))
+
+
+def _number(text: str) -> float | None:
+    return None if text == "None" else float(text)
+
+
+def _p95(counts: dict[str, float], prefix: str) -> float | None:
+    """The 95th percentile as ``np.percentile`` interpolates it, each value read as the
+    middle of its bin (within a bin: 0.05 ms below 100 ms)."""
+    bins = sorted((int(k.rsplit("|", 1)[1]), n) for k, n in counts.items() if k.startswith(prefix))
+    total = sum(n for _, n in bins)
+    if not total:
         return None
-    h = q * (count - 1)
-    low = int(np.floor(h))
-    pair = [float(v) for (v,) in rows.conn.execute(base.order_by(value).offset(low).limit(2))]
-    if len(pair) == 1 or h == low:
-        return pair[0]
-    return pair[0] + (h - low) * (pair[1] - pair[0])
+
+    def value(index: float) -> float:
+        seen = 0.0
+        for bin_, n in bins:
+            seen += n
+            if seen > index:
+                return bin_ / 20.0 + 0.025 if bin_ < 2000 else 100.5 + bin_ - 2000
+        return value(total - 1)
+
+    rank = 0.95 * (total - 1)
+    low = float(np.floor(rank))
+    first = value(low)
+    return first + (rank - low) * (value(min(low + 1, total - 1)) - first)
 
 
-def _auc(rows: ExperimentRows, score: Expr, positive: Expr, where: Expr) -> float | None:
-    """ROC AUC by the rank formula with average ranks for ties (as ``rankdata``)."""
-    grouped = (
-        select(
-            score.label("score"),
-            func.count().label("c"),
-            func.sum(case((positive, 1), else_=0)).label("cp"),
-        )
-        .select_from(rows.source)
-        .where(rows.where, where)
-        .group_by(score)
-        .subquery()
-    )
-    below = func.coalesce(func.sum(grouped.c.c).over(order_by=grouped.c.score, rows=(None, -1)), 0)
-    ranked = select(grouped.c.c, grouped.c.cp, below.label("below")).subquery()
-    midrank = cast(ranked.c.below, Float) + (cast(ranked.c.c, Float) + 1.0) / 2.0
-    n_pos, n_all, rank_sum = rows.conn.execute(
-        select(
-            func.sum(ranked.c.cp),
-            func.sum(ranked.c.c),
-            func.sum(cast(ranked.c.cp, Float) * midrank),
-        )
-    ).one()
-    n_pos, n_neg = int(n_pos or 0), int(n_all or 0) - int(n_pos or 0)
-    if n_pos == 0 or n_neg == 0:
+def _auc(
+    counts: dict[str, float], arm: str, sides: tuple[str, ...], positive: float
+) -> float | None:
+    pos: dict[int, float] = defaultdict(float)
+    neg: dict[int, float] = defaultdict(float)
+    for key, n in counts.items():
+        if not key.startswith(f"prob_{arm}|"):
+            continue
+        _, side, y, bin_ = key.split("|")
+        if side not in sides:
+            continue
+        if int(bin_) < 0:
+            return None  # a labelled row without a probability: no AUC
+        (pos if _number(y) == positive else neg)[int(bin_)] += n
+    n_pos, n_neg = sum(pos.values()), sum(neg.values())
+    if not n_pos or not n_neg:
         return None
-    return float((float(rank_sum) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    below, wins = 0.0, 0.0
+    for bin_ in sorted(set(pos) | set(neg)):
+        wins += pos.get(bin_, 0.0) * (below + 0.5 * neg.get(bin_, 0.0))
+        below += neg.get(bin_, 0.0)
+    return wins / (n_pos * n_neg)
 
 
-def _classification(
-    rows: ExperimentRows, pred: Expr, prob: Expr, scored: Expr
-) -> dict[str, float | None]:
-    c = rows.cols
-    query = (
-        select(c.label, pred, func.count())
-        .select_from(rows.source)
-        .where(rows.where, scored)
-        .group_by(c.label, pred)
-    )
-    cells = [(y, p, int(n)) for y, p, n in rows.conn.execute(query)]
+def _cells(counts: dict[str, float], sides: tuple[str, ...]) -> list[tuple[float | None, ...]]:
+    out = []
+    for key, n in counts.items():
+        if key.startswith("conf|"):
+            _, side, y, a, b = key.split("|")
+            if side in sides:
+                out.append((_number(y), _number(a), _number(b), n))
+    return out
+
+
+def _classification(counts: dict[str, float], arm: str, sides: tuple[str, ...]) -> dict[str, Any]:
+    index = 1 if arm == "a" else 2
+    cells = [(y, row[index], row[3]) for row in _cells(counts, sides) for y in (row[0],)]
     total = sum(n for _, _, n in cells)
-    classes = sorted({y for y, _, _ in cells} | {p for _, p, _ in cells if p is not None})
+    classes = sorted(
+        {y for y, _, _ in cells if y is not None} | {p for _, p, _ in cells if p is not None}
+    )
     targets = classes[-1:] if len(classes) <= 2 else classes
     values = []
     for k in targets:
-        tp = float(sum(n for y, p, n in cells if y == k and p == k))
-        predicted = float(sum(n for _, p, n in cells if p == k))
-        actual = float(sum(n for y, _, n in cells if y == k))
+        tp = sum(n for y, p, n in cells if y == k and p == k)
+        predicted = sum(n for _, p, n in cells if p == k)
+        actual = sum(n for y, _, n in cells if y == k)
         precision = tp / predicted if predicted else 0.0
         recall = tp / actual if actual else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         values.append((precision, recall, f1))
     precision, recall, f1 = (float(np.mean(v)) for v in zip(*values, strict=True))
-    labels = sorted({y for y, _, _ in cells})
-    unscored = rows.conn.execute(
-        select(func.count()).select_from(rows.source).where(rows.where, scored, prob.is_(None))
-    ).scalar_one()
-    auc = None
-    if not unscored and len(labels) <= 2:
-        auc = _auc(rows, prob, c.label == labels[-1], scored)
+    labels = sorted({y for y, _, _ in cells if y is not None})
+    auc = _auc(counts, arm, sides, labels[-1]) if len(labels) <= 2 and labels else None
     return {
         "accuracy": sum(n for y, p, n in cells if y == p) / total,
         "precision": precision,
@@ -104,120 +118,104 @@ def _classification(
     }
 
 
-def _regression(rows: ExperimentRows, pred: Expr, scored: Expr) -> dict[str, float | None]:
-    c = rows.cols
-    err = c.label - pred
-    scored = and_(scored, pred.is_not(None))  # rows that got an answer
-    n, mean_y, abs_err, sq_err = rows.conn.execute(
-        select(func.count(), func.avg(c.label), func.avg(func.abs(err)), func.sum(err * err))
-        .select_from(rows.source)
-        .where(rows.where, scored)
-    ).one()
+def _regression(counts: dict[str, float], arm: str, sides: tuple[str, ...]) -> dict[str, Any]:
+    stat = {
+        s: sum(counts.get(f"reg_{arm}|{side}|{s}", 0.0) for side in sides)
+        for s in ("n", "y", "yy", "ae", "se")
+    }
+    n = stat["n"]
     if not n:
         return {}
-    spread = rows.conn.execute(
-        select(func.sum((c.label - float(mean_y)) * (c.label - float(mean_y))))
-        .select_from(rows.source)
-        .where(rows.where, scored)
-    ).scalar_one()
+    spread = stat["yy"] - stat["y"] * stat["y"] / n
     return {
-        "mae": float(abs_err),
-        "rmse": float(np.sqrt(float(sq_err) / int(n))),
-        "r2": 1.0 - float(sq_err) / float(spread) if spread and float(spread) > 0 else None,
+        "mae": stat["ae"] / n,
+        "rmse": float(np.sqrt(stat["se"] / n)),
+        "r2": 1.0 - stat["se"] / spread if spread > 1e-12 * max(stat["yy"], 1.0) else None,
     }
 
 
-def arm_figures(rows: ExperimentRows, now: float, paired: bool) -> dict[str, dict[str, Any]]:
+def arm_figures(seen: Seen, task: Task, paired: bool) -> dict[str, dict[str, Any]]:
     """Per-arm figures for the reader (``champion.abtest.metrics.arm_metrics``'s keys)."""
-    c = rows.cols
-    served = c.created <= now
-    entered = and_(c.entered.is_not(None), c.entered <= now)
+    counts = seen.sums.counts
     out = {}
-    for arm in ("A", "B"):
-        b = arm == "B"
-        in_arm = served if paired else and_(served, c.served_b if b else ~c.served_b)
-        scored = and_(in_arm, entered)
-        pred = (c.answer_b if b else c.answer_a) if paired else c.served
-        latency = c.latency_b if b else c.latency_a
-        failed = c.failed_b if b else c.failed_a
-        requests, errors, labelled = rows.conn.execute(
-            select(
-                func.count(),
-                func.sum(case((failed, 1), else_=0)),
-                func.sum(case((entered, 1), else_=0)),
-            )
-            .select_from(rows.source)
-            .where(rows.where, in_arm)
-        ).one()
-        requests, errors, labelled = int(requests), int(errors or 0), int(labelled or 0)
+    for arm in "ab":
+        sides = _sides(arm, paired)
+        requests = sum(counts.get(f"req|{s}", 0.0) for s in sides)
+        errors = sum(counts.get(f"fail_{arm}|{s}", 0.0) for s in sides)
+        labelled = sum(counts.get(f"lab|{s}", 0.0) for s in sides)
+        latency = {
+            k: v
+            for k, v in counts.items()
+            if k.split("|")[0] == f"lat_{arm}" and k.split("|")[1] in sides
+        }
         figures: dict[str, Any] = {
             "requests": float(requests),
             "labelled": float(labelled),
             "label_coverage": labelled / max(requests - errors, 1),
             "error_rate": errors / requests if requests else 0.0,
-            "latency_p95_ms": _percentile(rows, latency, in_arm, 0.95),
+            "latency_p95_ms": _p95(latency, f"lat_{arm}|"),
         }
         if labelled:
-            prob = c.prob_b if b else c.prob_a
             figures.update(
-                _classification(rows, pred, prob, scored)
-                if c.classification
-                else _regression(rows, pred, scored)
+                _classification(counts, arm, sides)
+                if task == Task.CLASSIFICATION
+                else _regression(counts, arm, sides)
             )
-        out[arm] = figures
+        out[arm.upper()] = figures
     return out
 
 
 def classical_tests(
-    rows: ExperimentRows, now: float, paired: bool
+    seen: Seen, task: Task, paired: bool
 ) -> tuple[TestResult | None, TestResult | None]:
     """The fixed-horizon chi-square (split) or McNemar (paired) on accuracy."""
-    c = rows.cols
-    if not c.classification:
+    if task != Task.CLASSIFICATION:
         return None, None
-    entered = and_(c.entered.is_not(None), c.entered <= now)
-    right_a, right_b = c.score(c.answer_a) == 1.0, c.score(c.answer_b) == 1.0
-
-    def count(cond: Expr) -> Expr:
-        return func.sum(case((cond, 1), else_=0))
-
-    base = select().select_from(rows.source).where(rows.where, entered)
+    counts = seen.sums.counts
+    cells = _cells(counts, ("0", "1"))
     if paired:
-        only_a, only_b = rows.conn.execute(
-            base.add_columns(count(and_(right_a, ~right_b)), count(and_(right_b, ~right_a)))
-        ).one()
-        return None, mcnemar(int(only_a or 0), int(only_b or 0))
-    right = case((c.served_b, right_b), else_=right_a)
-    got = rows.conn.execute(
-        base.add_columns(
-            count(and_(right, ~c.served_b)),
-            count(~c.served_b),
-            count(and_(right, c.served_b)),
-            count(c.served_b),
-        )
-    ).one()
-    a_right, a_n, b_right, b_n = (int(v or 0) for v in got)
-    return chi_square_accuracy(a_right, a_n, b_right, b_n), None
+        only_a = sum(n for y, a, b, n in cells if a == y and b != y)
+        only_b = sum(n for y, a, b, n in cells if b == y and a != y)
+        return None, mcnemar(int(only_a), int(only_b))
+    a_rows = int(counts.get("lab|0", 0.0))
+    b_rows = int(counts.get("lab|1", 0.0))
+    a_right = sum(n for y, a, _, n in _cells(counts, ("0",)) if a == y and y is not None)
+    b_right = sum(n for y, _, b, n in _cells(counts, ("1",)) if b == y and y is not None)
+    return chi_square_accuracy(int(a_right), a_rows, int(b_right), b_rows), None
 
 
 def decide_in_database(
-    conn: Any, trial: Trial, policy: Policy, *, now: float, points: int = TIMELINE_POINTS
+    conn: Any, trial: Trial, policy: Policy, *, now: float, lag: float = LOOK_LAG_S
 ) -> tuple[Decision, list[Look], int]:
-    """The decision as of ``now`` (seconds since the epoch), the confidence sequence at
-    ``points`` equally spaced looks up to it, and how many of the experiment's rows were
+    """The decision as of ``now`` (seconds since the epoch), the confidence sequence of
+    the looks taken so far (this one last), and how many of the experiment's rows were
     left out (served by other versions)."""
-    rows = ExperimentRows(conn, trial)
     paired = trial.mode == ABMode.SHADOW or policy.labels_independent
-    at_now, timeline, _ = rows.tracks(now, paired=paired, points=points)
-    decision = conclude(
-        assemble(at_now),
-        policy,
-        metrics=arm_figures(rows, now, paired),
-        classical=classical_tests(rows, now, paired),
+    seen = look(conn, trial, paired=paired, now=now, lag=lag)
+    tracks = tracks_of(
+        seen.sums.moments,
+        trial,
+        seen.phases,
+        len(seen.classes.positive) if trial.task == Task.CLASSIFICATION else 0,
+        paired=paired,
     )
-    looks: list[Look] = []
-    if timeline is not None:
-        labelled = np.asarray(timeline.labelled[0].n) + np.asarray(timeline.labelled[1].n)
-        looks = sequence(primary_of(timeline), labelled, policy)
-    total, ours = rows.counts()
-    return decision, looks, total - ours
+    decision = conclude(
+        assemble(tracks),
+        policy,
+        metrics=arm_figures(seen, trial.task, paired),
+        classical=classical_tests(seen, trial.task, paired),
+    )
+    iv = decision.interval
+    history = remember(
+        conn,
+        trial,
+        [
+            float(sum(decision.labelled) if not paired else decision.labelled[0]),
+            iv.estimate,
+            iv.lower,
+            iv.upper,
+        ],
+    )
+    looks = [Look(int(n), e, lo, hi) for n, e, lo, hi in history if np.isfinite(lo)]
+    served = sum(seen.sums.counts.get(f"req|{s}", 0.0) for s in ("0", "1"))
+    return decision, looks, int(seen.sums.counts.get("all", 0.0) - served)

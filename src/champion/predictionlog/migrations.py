@@ -9,6 +9,8 @@
   predictions, or the upgrading model's when the experiment has none.
 * 4 → 5: each label records the credential that posted it; labels from before are
   ``unverified`` (they were accepted without one).
+* 5 → 6: the A/B evaluation's running sums (new tables) and an index of labels by the
+  time they arrived (a look reads the labels that arrived since the previous one).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def upgrade(conn: Any, found: int, model_name: str) -> None:
     if found < 5:
         _add_missing_columns(conn, feedback)
         conn.execute(text("UPDATE feedback SET source = 'unverified' WHERE source IS NULL"))
+    if found < 6:  # the running-sum tables are new (create_all); labels by arrival time
+        _add_missing_columns(conn, feedback)
 
 
 def _to_4(conn: Any, model_name: str) -> None:

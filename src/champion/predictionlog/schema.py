@@ -20,8 +20,9 @@ from sqlalchemy import (
     Text,
 )
 
-#: 2: failures; 3: both models' answers, the phase; 4: scoped by model; 5: label sources
-SCHEMA_VERSION = 5
+#: 2: failures; 3: both models' answers, the phase; 4: scoped by model; 5: label sources;
+#: 6: the A/B evaluation's running sums (ab_state, ab_unit_sums), labels indexed by arrival
+SCHEMA_VERSION = 6
 metadata = MetaData()
 
 schema_version = Table(
@@ -81,6 +82,7 @@ feedback = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     # which credential posted it ("feedback", "admin"; "unverified": before labels needed one)
     Column("source", String(32)),
+    Index("ix_feedback_received", "received_at"),
 )
 
 ab_config = Table(
@@ -108,4 +110,33 @@ failures = Table(
     Column("requests", Integer, nullable=False),  # requests that failed together
     Column("error", Text, nullable=False),
     Index("ix_failures_experiment", "experiment_id"),
+)
+
+# The A/B evaluation's running sums: what the looks so far have added up, so a look reads
+# only the rows and labels that arrived since (champion.predictionlog.look_state). A cache:
+# dropping these rows costs one full pass at the next look, never a wrong decision.
+ab_state = Table(
+    "ab_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_name", String(256), nullable=False),
+    Column("experiment_id", String(64), nullable=False),
+    Column("champion", String(32), nullable=False),
+    Column("challenger", String(32), nullable=False),
+    Column("signature", Text, nullable=False),  # JSON: what the sums are sums of
+    Column("upto", Float, nullable=False),  # rows with every time key up to this are in
+    Column("totals", Text, nullable=False),  # JSON: track -> (k, n, s, ss, sn, nn)
+    Column("figures", Text, nullable=False),  # JSON: per-arm counts and histograms
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ab_state_trial", "model_name", "experiment_id", "champion", "challenger"),
+)
+
+ab_unit_sums = Table(
+    "ab_unit_sums",
+    metadata,
+    Column("state_id", Integer, ForeignKey("ab_state.id", ondelete="CASCADE"), primary_key=True),
+    Column("track", Integer, primary_key=True),
+    Column("unit", String(600), primary_key=True),  # "<phase>:u:<user>" or "<phase>:r:<id>"
+    Column("n", Float, nullable=False),
+    Column("s", Float, nullable=False),
 )
