@@ -1,0 +1,148 @@
+"""Benchmark: the A/B evaluation at production log sizes, from kept sums vs from rows.
+
+    python benchmarks/log_scale.py [--sizes 100000,1000000,10000000] [--databases sqlite,postgresql]
+
+One hash-mode experiment of a binary classifier (``_log_fill.py``: users repeat, half the
+rows labelled, both models score every row) is grown to each size, in a SQLite file and
+in a PostgreSQL cluster this script starts in a temporary directory. At each size, every
+evaluation runs in a fresh process (``_log_worker.py``) that reports its wall time and
+its peak RSS (imports included):
+
+* **first look** — no kept sums: one pass over the whole experiment;
+* **next look** — 1 % more rows since the previous look (an hourly look of a log that
+  grows by a day's traffic in four days): only those are read;
+* **repeat look** — nothing new since: the kept sums and the last minute;
+* **rows** — the evaluation before this change: every row of the experiment pulled
+  into pandas and decided by ``decide_frame`` (run up to 1 M rows; above, the memory it
+  needs grows ~1 KB per row).
+
+The decision of each look is checked to be the rows' one where both ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from _log_fill import START, STEP_S, fill
+from _runner import run_worker
+from champion.predictionlog import EventStore
+
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "_log_worker.py"
+ROWS_UP_TO = 1_000_000
+MODEL = "bench-model"
+
+
+@contextmanager
+def database(kind: str, work: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{work / 'events.db'}"
+        return
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from servers import pg_cluster, postgres_available  # the tests' throwaway cluster
+
+    if not postgres_available():
+        raise SystemExit("PostgreSQL binaries not found (apt-get install postgresql)")
+    with pg_cluster(("events",)) as pg:
+        yield pg.url("events")
+
+
+def _now(rows: int) -> float:
+    """A look just after the ``rows``-th request (labels arrive a minute after it)."""
+    from datetime import UTC, datetime
+
+    start = datetime.fromisoformat(START).replace(tzinfo=UTC).timestamp()
+    return start + rows * STEP_S + 90.0
+
+
+def _forget(store: EventStore) -> None:
+    from champion.predictionlog.schema import ab_state
+
+    with store.engine.begin() as conn:
+        conn.execute(ab_state.delete())
+
+
+def measure(kind: str, sizes: list[int], progress: Progress) -> list[dict]:
+    out = []
+    with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
+        store = EventStore(url, model_name=MODEL)
+        store.migrate()
+        have = 0
+        task = progress.add_task(f"{kind}", total=len(sizes))
+        for size in sizes:
+            progress.update(task, description=f"{kind}: filling to {size:,} rows")
+            fill(store, size - have, offset=have)
+            have = size
+            _forget(store)
+            progress.update(task, description=f"{kind}: {size:,} rows, first look")
+            first = run_worker(sys.executable, WORKER, url, "sums", _now(have))
+            more = max(size // 100, 1)
+            fill(store, more, offset=have)
+            progress.update(task, description=f"{kind}: {size:,} rows, next look")
+            following = run_worker(sys.executable, WORKER, url, "sums", _now(have + more))
+            repeat = run_worker(sys.executable, WORKER, url, "sums", _now(have + more) + 5)
+            rows = None
+            if size + more <= ROWS_UP_TO:
+                progress.update(task, description=f"{kind}: {size:,} rows, from rows")
+                rows = run_worker(sys.executable, WORKER, url, "rows", _now(have + more) + 5)
+                assert rows["action"] == repeat["action"], (rows, repeat)
+                assert abs(rows["lower"] - repeat["lower"]) < 1e-9, (rows, repeat)
+            have += more
+            out.append(
+                {
+                    "db": kind,
+                    "size": size,
+                    "first": first,
+                    "next": following,
+                    "repeat": repeat,
+                    "rows": rows,
+                }
+            )
+            progress.advance(task)
+        store.dispose()
+    return out
+
+
+def _cell(result: dict | None) -> tuple[str, str]:
+    if result is None:
+        return "not run", "-"
+    return f"{result['seconds']:.2f}", f"{result['peak_mb']:.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    console = Console(width=170)
+    results = []
+    with Progress(console=console) as progress:
+        for kind in args.databases.split(","):
+            results += measure(kind, sizes, progress)
+    table = Table(title="ab evaluate: seconds and peak RSS MB of the evaluating process")
+    for col in (
+        "database", "rows", "first look s", "MB", "next look (+1 %) s", "MB",
+        "repeat look s", "MB", "from rows s", "MB", "rows / next look",
+    ):  # fmt: skip
+        table.add_column(col, justify="right")
+    for r in results:
+        first, following, repeat, rows = (_cell(r[k]) for k in ("first", "next", "repeat", "rows"))
+        ratio = "-"
+        if r["rows"] is not None:
+            ratio = f"{r['rows']['seconds'] / r['next']['seconds']:.1f}x"
+        table.add_row(r["db"], f"{r['size']:,}", *first, *following, *repeat, *rows, ratio)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
