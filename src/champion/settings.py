@@ -396,6 +396,20 @@ class Settings(BaseSettings):
         "CHAMPION_DATABASE_URL",
         description="Prediction log: sqlite:///PATH or postgresql://...; default: ab_log_path.",
     )
+    log_retention_days: int | None = setting(
+        None,
+        "CHAMPION_LOG_RETENTION_DAYS",
+        ge=1,
+        description=(
+            "Days of predictions the log keeps; older ones are archived to "
+            "CHAMPION_LOG_ARCHIVE_TO and deleted by the log_retention DAG (default: keep all)."
+        ),
+    )
+    log_archive_to: str | None = setting(
+        None,
+        "CHAMPION_LOG_ARCHIVE_TO",
+        description="Where retention archives old predictions: a directory or s3://bucket/prefix.",
+    )
     # -- groups --------------------------------------------------------------------------
     drift: DriftSettings = Field(default_factory=DriftSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)

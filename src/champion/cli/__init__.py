@@ -20,6 +20,7 @@ from champion.cli import (  # noqa: F401  (importing a module registers its comm
     demo,
     drift,
     lifecycle,
+    log,
     registry,
     score,
     secrets,

@@ -21,7 +21,9 @@ lifecycle_app = typer.Typer(
 ab_app = typer.Typer(
     help="A/B experiments: status, configuration, evaluation.", no_args_is_help=True
 )
+log_app = typer.Typer(help="The prediction log: retention.", no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(log_app, name="log")
 app.add_typer(ab_app, name="ab")
 app.add_typer(registry_app, name="registry")
 app.add_typer(lifecycle_app, name="lifecycle")

@@ -7,6 +7,7 @@
 * :mod:`~champion.lifecycle.retrain` — a challenger from live labels, only on drift;
 * :mod:`~champion.lifecycle.experiment` — start the A/B test, evaluate it, act on it;
 * :mod:`~champion.lifecycle.registration` — train, log, register (shared by the above);
+* :mod:`~champion.lifecycle.retention` — old predictions to Parquet, out of the log;
 * :mod:`~champion.lifecycle.workspace` — the one place that opens MLflow and the log.
 
 The CLI calls them in-process; the Airflow DAGs call the very same functions, one per
@@ -24,6 +25,7 @@ from champion.lifecycle.experiment import (
     start_experiment,
 )
 from champion.lifecycle.registration import TrainOutcome, register_trained, train_and_register
+from champion.lifecycle.retention import apply_retention, archive_log
 from champion.lifecycle.retrain import RetrainOutcome, drift_retrain, retrain_challenger
 from champion.lifecycle.workspace import Workspace
 
@@ -38,6 +40,8 @@ __all__ = [
     "Workspace",
     "adopt",
     "apply_decision",
+    "apply_retention",
+    "archive_log",
     "bootstrap",
     "check_served_drift",
     "drift_retrain",

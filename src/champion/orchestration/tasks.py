@@ -12,6 +12,7 @@ from typing import Any
 from champion.datasets import load_data, load_dataset
 from champion.lifecycle import (
     apply_decision,
+    apply_retention,
     bootstrap,
     check_served_drift,
     evaluate_and_promote,
@@ -104,3 +105,11 @@ def apply(action: str, evaluation: Json) -> str:
         reason=f"A/B {evaluation['experiment_id']}: " + "; ".join(evaluation["reasons"]),
         run_id=evaluation["run_id"],
     )
+
+
+def retention() -> Json:
+    """Archive and delete the predictions older than the retention (if one is set)."""
+    result = apply_retention(load_settings())
+    if result is None:
+        return {"archived": 0, "note": "no CHAMPION_LOG_RETENTION_DAYS: the log keeps everything"}
+    return {"archived": result.rows, "partitions": len(result.partitions), "to": result.target}
