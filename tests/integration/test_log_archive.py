@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 
+from champion.errors import ConfigError
 from champion.predictionlog import EventStore
 from champion.predictionlog.archive import (
     Part,
@@ -217,3 +218,26 @@ def test_postgresql_to_s3_round_trip(tmp_path, monkeypatch) -> None:
         assert sorted(back) == sorted(ids[:800])
         assert logged(store) == set(ids[800:])
         store.dispose()
+
+
+def test_the_retention_task_archives_what_is_older_than_the_retention(
+    tmp_path, monkeypatch
+) -> None:
+    from champion.orchestration import tasks
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    store = EventStore(url, model_name="fares")
+    store.migrate()
+    ids = fill(store, days=3, per_day=100, model="fares")
+    monkeypatch.setenv("CHAMPION_DATABASE_URL", url)
+    monkeypatch.setenv("CHAMPION_MODEL_NAME", "fares")
+    monkeypatch.setenv("CHAMPION_HOME", str(tmp_path / "home"))
+    assert tasks.retention()["archived"] == 0  # no retention set: the log keeps everything
+    monkeypatch.setenv("CHAMPION_LOG_RETENTION_DAYS", "1")
+    with pytest.raises(ConfigError, match="CHAMPION_LOG_ARCHIVE_TO"):
+        tasks.retention()
+    monkeypatch.setenv("CHAMPION_LOG_ARCHIVE_TO", str(tmp_path / "archive"))
+    done = tasks.retention()  # today is long after 2026-09: all three days are old
+    assert done == {"archived": 300, "partitions": 3, "to": str(tmp_path / "archive")}
+    assert sorted(archived(tmp_path / "archive")) == sorted(ids) and logged(store) == set()
+    store.dispose()
