@@ -1,11 +1,13 @@
 """One evaluation of the benchmark log in a fresh process: its time and peak memory.
 
-    python _log_worker.py URL sums|rows NOW
+    python _log_worker.py URL sums|rows|drift|archive NOW [DIR]
 
 ``sums``: the evaluation ``champion ab evaluate`` runs (the database adds up, from the
 kept sums); ``rows``: the rows pulled into Python and decided by ``decide_frame``, as
-before. Prints one JSON line: seconds, peak RSS in MB (of this whole process, imports
-included), the process's RSS before the evaluation, the decision.
+before; ``drift``: the served-drift check's read and check of the latest 50,000 rows
+against a reference of the same distribution; ``archive``: ``champion log archive`` of
+every row served before NOW to DIR. Prints one JSON line: seconds, peak RSS in MB (of
+this whole process, imports included), the process's RSS before the work, its result.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ def main() -> None:
     store = EventStore(url, model_name="bench-model")
     before = _rss_mb()
     at = datetime.fromtimestamp(now, UTC)
+    if how in ("drift", "archive"):
+        result = _other(store, how, at, sys.argv[4] if len(sys.argv) > 4 else "")
+        print(json.dumps({**result, "before_mb": before}))
+        return
     start = time.perf_counter()
     if how == "sums":
         decision, _, _ = store.evaluate(
@@ -60,6 +66,38 @@ def main() -> None:
             }
         )
     )
+
+
+def _other(store, how: str, at: datetime, where: str) -> dict:
+    import numpy as np
+    import pandas as pd
+
+    from champion.datasets import Schema
+    from champion.drift import build_profile, check_drift
+    from champion.lifecycle.drift_check import served_frame
+    from champion.predictionlog.archive import archive
+    from champion.types import Task
+
+    start = time.perf_counter()
+    if how == "archive":
+        result = archive(store.engine, before=at, to=where)
+        out = {"rows": result.rows, "partitions": len(result.partitions)}
+    else:
+        rng = np.random.default_rng(0)
+        x2 = rng.random(5000)
+        reference = pd.DataFrame(
+            {"x1": rng.random(5000), "x2": x2,
+             "segment": np.where(x2 < 0.3, "north", np.where(x2 < 0.6, "south", "west"))}
+        )  # fmt: skip
+        profile = build_profile(reference, ["x1", "x2"], ["segment"])
+        start = time.perf_counter()
+        schema = Schema("y", Task.CLASSIFICATION, ("x1", "x2"), ("segment",))
+        records = store.served_features(limit=50_000)
+        drift = check_drift(profile, served_frame(records, schema))
+        out = {"rows": len(records), "drifted": bool(drift.drifted)}
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {**out, "seconds": seconds, "peak_mb": peak}
 
 
 if __name__ == "__main__":

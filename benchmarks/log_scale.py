@@ -14,7 +14,9 @@ its peak RSS (imports included):
 * **repeat look** — nothing new since: the kept sums and the last minute;
 * **rows** — the evaluation before this change: every row of the experiment pulled
   into pandas and decided by ``decide_frame`` (run up to 1 M rows; above, the memory it
-  needs grows ~1 KB per row).
+  needs grows ~1 KB per row);
+* **drift** — the served-drift check's read of the latest 50,000 rows and its check;
+* **archive** — at the end, ``champion log archive`` of the first hour (360,000 rows).
 
 The decision of each look is checked to be the rows' one where both ran.
 """
@@ -96,18 +98,20 @@ def measure(kind: str, sizes: list[int], progress: Progress) -> list[dict]:
                 rows = run_worker(sys.executable, WORKER, url, "rows", _now(have + more) + 5)
                 assert rows["action"] == repeat["action"], (rows, repeat)
                 assert abs(rows["lower"] - repeat["lower"]) < 1e-9, (rows, repeat)
+            progress.update(task, description=f"{kind}: {size:,} rows, drift check")
+            drift = run_worker(sys.executable, WORKER, url, "drift", _now(have + more))
             have += more
             out.append(
-                {
-                    "db": kind,
-                    "size": size,
-                    "first": first,
-                    "next": following,
-                    "repeat": repeat,
-                    "rows": rows,
-                }
-            )
+                {"db": kind, "size": size, "first": first, "next": following, "repeat": repeat,
+                 "rows": rows, "drift": drift}
+            )  # fmt: skip
             progress.advance(task)
+        # the archive last (it deletes): the first hour of traffic, 360,000 rows
+        progress.update(task, description=f"{kind}: archiving the first hour")
+        hour = _now(0) - 90.0 + 3600.0
+        out[-1]["archive"] = run_worker(
+            sys.executable, WORKER, url, "archive", hour, Path(tmp) / "archive"
+        )
         store.dispose()
     return out
 
@@ -142,6 +146,23 @@ def main() -> None:
             ratio = f"{r['rows']['seconds'] / r['next']['seconds']:.1f}x"
         table.add_row(r["db"], f"{r['size']:,}", *first, *following, *repeat, *rows, ratio)
     console.print(table)
+    other = Table(title="drift check (latest 50,000 served rows) and archive (first hour)")
+    for col in ("database", "rows", "drift s", "MB", "archive rows", "archive s", "rows/s", "MB"):
+        other.add_column(col, justify="right")
+    for r in results:
+        arch = r.get("archive")
+        cells = ("-", "-", "-", "-")
+        if arch:
+            rate = arch["rows"] / arch["seconds"]
+            cells = (
+                f"{arch['rows']:,}", f"{arch['seconds']:.1f}", f"{rate:,.0f}",
+                f"{arch['peak_mb']:.0f}",
+            )  # fmt: skip
+        drift = r["drift"]
+        other.add_row(
+            r["db"], f"{r['size']:,}", f"{drift['seconds']:.2f}", f"{drift['peak_mb']:.0f}", *cells
+        )
+    console.print(other)
 
 
 if __name__ == "__main__":
