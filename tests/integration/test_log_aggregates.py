@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from champion.abtest import Policy, decide_frame
 from champion.predictionlog import EventStore
@@ -246,4 +246,36 @@ def test_sql_evaluation_equals_the_row_based_one_on_postgresql(postgres: str, na
     store = EventStore(postgres, model_name=f"m-{name}")
     store.migrate()
     check_equal(store, CASES[name])
+    store.dispose()
+
+
+def test_rows_written_later_with_an_old_time_are_counted(tmp_path) -> None:
+    """A backfill behind the kept sums starts them again: the look still equals the rows'."""
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}", model_name="m")
+    store.migrate()
+    case = CASES["hash-unequal-phases"]
+    now = write_log(store, case)
+    trial = Trial("m", "exp", "1", "2", case.task, case.mode, case.splits[0])
+    policy = Policy(min_labelled=50)
+    _looks(store, trial, policy, [now.timestamp()])
+    write_log(store, Case(case.task, case.mode, 600, 60, case.splits, seed=9), experiment="exp")
+    frame, _ = store.experiment_frame("exp", champion="1", challenger="2")
+    by_rows = decide_frame(frame, policy, task=case.task, mode=case.mode, split_b=0.1, now=now)
+    decision, _, _ = _looks(store, trial, policy, [now.timestamp()])
+    _compare(by_rows.to_dict(), decision.to_dict())
+    store.dispose()
+
+
+def test_a_new_trial_drops_the_kept_sums_of_the_last_one(tmp_path) -> None:
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}", model_name="m")
+    store.migrate()
+    now = write_log(store, CASES["random-regression"]).timestamp()
+    old = Trial("m", "exp", "1", "2", Task.REGRESSION, ABMode.RANDOM, 0.5)
+    new = Trial("m", "exp-2", "1", "2", Task.REGRESSION, ABMode.RANDOM, 0.5)
+    other = Trial("other-model", "exp", "1", "2", Task.REGRESSION, ABMode.RANDOM, 0.5)
+    for trial in (old, other, new):
+        _looks(store, trial, Policy(min_labelled=50), [now])
+    with store.engine.connect() as conn:
+        kept = sorted(conn.execute(select(ab_state.c.model_name, ab_state.c.experiment_id)).all())
+    assert kept == [("m", "exp-2"), ("other-model", "exp")]
     store.dispose()

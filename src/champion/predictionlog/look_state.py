@@ -443,6 +443,10 @@ def _discover_fresh(
 
 def look(conn: Any, trial: Trial, *, paired: bool, now: float, lag: float = LOOK_LAG_S) -> Seen:
     """The sums of ``trial``'s rows up to ``now``; those up to ``now - lag`` are kept."""
+    # the sums of the model's earlier trials are a cache nobody reads any more
+    conn.execute(
+        delete(ab_state).where(ab_state.c.model_name == trial.model_name, ~_trial_filter(trial))
+    )
     kept = _load(conn, trial)
     sums, classes, phase_ids = _discover(conn, trial, kept, paired, now)
     if sums.id is None:
