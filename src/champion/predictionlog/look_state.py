@@ -115,7 +115,8 @@ def _trial_filter(trial: Trial) -> Expr:
 
 
 def _load(conn: Any, trial: Trial) -> Sums | None:
-    query = select(ab_state).where(_trial_filter(trial))
+    # two first looks at once may each start sums: both are right, the oldest is read
+    query = select(ab_state).where(_trial_filter(trial)).order_by(ab_state.c.id).limit(1)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()  # one look at a time adds to the sums
     row = conn.execute(query).mappings().first()
