@@ -73,34 +73,48 @@ def _forget(store: EventStore) -> None:
         conn.execute(ab_state.delete())
 
 
+def _after(moment: float) -> int:
+    """The index of the first row served after ``moment`` (rows are 10 ms apart)."""
+    from datetime import UTC, datetime
+
+    start = datetime.fromisoformat(START).replace(tzinfo=UTC).timestamp()
+    return int((moment - start) / STEP_S) + 1
+
+
 def measure(kind: str, sizes: list[int], progress: Progress) -> list[dict]:
+    """Grow the log to each size; rows come after the previous look, as served rows do."""
     out = []
     with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
         store = EventStore(url, model_name=MODEL)
         store.migrate()
-        have = 0
+        logged, cursor = 0, 0  # rows in the log; index of the next row to serve
         task = progress.add_task(f"{kind}", total=len(sizes))
         for size in sizes:
             progress.update(task, description=f"{kind}: filling to {size:,} rows")
-            fill(store, size - have, offset=have)
-            have = size
+            fill(store, size - logged, offset=cursor)
+            cursor += size - logged
+            logged = size
             _forget(store)
             progress.update(task, description=f"{kind}: {size:,} rows, first look")
-            first = run_worker(sys.executable, WORKER, url, "sums", _now(have))
+            first_at = _now(cursor)
+            first = run_worker(sys.executable, WORKER, url, "sums", first_at)
             more = max(size // 100, 1)
-            fill(store, more, offset=have)
+            cursor = _after(first_at)
+            fill(store, more, offset=cursor)
+            cursor, logged = cursor + more, logged + more
             progress.update(task, description=f"{kind}: {size:,} rows, next look")
-            following = run_worker(sys.executable, WORKER, url, "sums", _now(have + more))
-            repeat = run_worker(sys.executable, WORKER, url, "sums", _now(have + more) + 5)
+            next_at = _now(cursor)
+            following = run_worker(sys.executable, WORKER, url, "sums", next_at)
+            repeat = run_worker(sys.executable, WORKER, url, "sums", next_at + 5)
             rows = None
-            if size + more <= ROWS_UP_TO:
+            if logged <= ROWS_UP_TO:
                 progress.update(task, description=f"{kind}: {size:,} rows, from rows")
-                rows = run_worker(sys.executable, WORKER, url, "rows", _now(have + more) + 5)
+                rows = run_worker(sys.executable, WORKER, url, "rows", next_at + 5)
                 assert rows["action"] == repeat["action"], (rows, repeat)
                 assert abs(rows["lower"] - repeat["lower"]) < 1e-9, (rows, repeat)
             progress.update(task, description=f"{kind}: {size:,} rows, drift check")
-            drift = run_worker(sys.executable, WORKER, url, "drift", _now(have + more))
-            have += more
+            drift = run_worker(sys.executable, WORKER, url, "drift", next_at + 5)
+            cursor = _after(next_at + 5)
             out.append(
                 {"db": kind, "size": size, "first": first, "next": following, "repeat": repeat,
                  "rows": rows, "drift": drift}

@@ -33,7 +33,7 @@ from sqlalchemy import and_, delete, func, select
 from champion.errors import BackendError, ConflictError, InvalidInputError
 from champion.predictionlog.schema import ab_config, feedback, predictions
 
-BATCH_ROWS = 50_000
+BATCH_ROWS = 20_000
 DELETE_CHUNK = 5_000
 
 _STRING = ("request_id", "experiment_id", "user_id", "variant", "model_name", "model_version")

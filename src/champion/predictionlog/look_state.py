@@ -43,6 +43,8 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import update as sql_update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from champion.abtest.moments import Moments
 from champion.predictionlog.aggregates import (
@@ -232,21 +234,17 @@ def _per_unit(
     by_id = {i: n for n, i in zip(names, ids, strict=True)}
     for track, *values in conn.execute(increments):
         sums.add(by_id[int(track)], [float(v or 0.0) for v in values])
-    if persist:  # set-based: the units seen before grow, the new ones are added
-        conn.execute(
-            sql_update(ab_unit_sums)
-            .where(u.state_id == sums.id, u.track == d.c.track, u.unit == d.c.unit)
-            .values(n=u.n + d.c.dn, s=u.s + d.c.ds)
+    if persist:  # driven by the window's units (an index probe each), not the kept ones
+        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        rows_in = select(literal(sums.id), d.c.track, d.c.unit, d.c.dn, d.c.ds).where(true())
+        stmt = dialect_insert(ab_unit_sums).from_select(
+            ["state_id", "track", "unit", "n", "s"], rows_in
         )
-        seen = select(literal(1)).where(
-            u.state_id == sums.id, u.track == d.c.track, u.unit == d.c.unit
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["state_id", "track", "unit"],
+            set_={"n": ab_unit_sums.c.n + stmt.excluded.n, "s": ab_unit_sums.c.s + stmt.excluded.s},
         )
-        new_units = select(literal(sums.id), d.c.track, d.c.unit, d.c.dn, d.c.ds).where(
-            ~seen.exists()
-        )
-        conn.execute(
-            insert(ab_unit_sums).from_select(["state_id", "track", "unit", "n", "s"], new_units)
-        )
+        conn.execute(stmt)
     d.drop(conn, checkfirst=True)
 
 
