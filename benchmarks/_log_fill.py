@@ -119,10 +119,10 @@ def fill(store: EventStore, n: int, *, offset: int = 0, chunk: int = 1_000_000) 
                 ),
                 {"first": first, "last": last, "model": store.model_name},
             )
-    if not sqlite:
-        with store.engine.begin() as conn:
-            conn.execute(text("ANALYZE predictions"))
-            conn.execute(text("ANALYZE feedback"))
+    if not sqlite:  # what autovacuum does to a table that grows: statistics, visibility
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE predictions"))
+            conn.execute(text("VACUUM ANALYZE feedback"))
 
 
 def row_count(store: EventStore) -> int:

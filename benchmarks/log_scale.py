@@ -107,7 +107,7 @@ def measure(kind: str, sizes: list[int], progress: Progress) -> list[dict]:
             following = run_worker(sys.executable, WORKER, url, "sums", next_at)
             repeat = run_worker(sys.executable, WORKER, url, "sums", next_at + 5)
             rows = None
-            if logged <= ROWS_UP_TO:
+            if size <= ROWS_UP_TO:
                 progress.update(task, description=f"{kind}: {size:,} rows, from rows")
                 rows = run_worker(sys.executable, WORKER, url, "rows", next_at + 5)
                 assert rows["action"] == repeat["action"], (rows, repeat)
