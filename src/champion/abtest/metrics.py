@@ -24,20 +24,36 @@ class Arm:
     y_score: np.ndarray | None = None  # P(positive) for ROC AUC, binary only
 
 
-def _precision_recall(y: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
-    """Binary (positive = the larger label) or macro-averaged precision, recall, F1."""
-    both = np.concatenate([y, pred]).astype(np.float64)
-    classes = np.unique(both[~np.isnan(both)])  # no answer (both models failed): no class
-    targets = classes[-1:] if classes.size <= 2 else classes
+def precision_recall(
+    cells: list[tuple[float | None, float | None, float]],
+) -> tuple[float, float, float]:
+    """Binary (positive = the larger label) or macro-averaged precision, recall, F1 from
+    confusion cells (label, prediction, rows); a missing prediction (both models
+    failed) is no class."""
+    found = {y for y, _, _ in cells} | {p for _, p, _ in cells}
+    classes = sorted(c for c in found if c is not None)
+    targets = classes[-1:] if len(classes) <= 2 else classes
     values = []
     for c in targets:
-        tp = float(np.sum((pred == c) & (y == c)))
-        predicted, actual = float(np.sum(pred == c)), float(np.sum(y == c))
-        p = tp / predicted if predicted else 0.0
-        r = tp / actual if actual else 0.0
-        values.append((p, r, 2 * p * r / (p + r) if p + r else 0.0))
+        tp = float(sum(n for y, p, n in cells if y == c and p == c))
+        predicted = float(sum(n for _, p, n in cells if p == c))
+        actual = float(sum(n for y, _, n in cells if y == c))
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        values.append((precision, recall, f1))
     precision, recall, f1 = (float(np.mean(v)) for v in zip(*values, strict=True))
     return precision, recall, f1
+
+
+def _precision_recall(y: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
+    pairs = np.stack([y.astype(np.float64), pred.astype(np.float64)], axis=1)
+    found, counts = np.unique(pairs, axis=0, return_counts=True)
+    cells = [
+        (None if np.isnan(a) else float(a), None if np.isnan(b) else float(b), float(n))
+        for (a, b), n in zip(found, counts, strict=True)
+    ]
+    return precision_recall(cells)
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float | None:

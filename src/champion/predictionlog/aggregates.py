@@ -271,13 +271,11 @@ class TrialRows:
         """The JSON texts of the predictions served and the labels received in (lo, hi]."""
         p, f = predictions, feedback
         served = self.within(Key.CREATED, lo, hi)
-        arrived = and_(self.where, f.c.received_at <= when(hi + _MARGIN_S))
+        arrived = f.c.received_at <= when(hi + _MARGIN_S)
         if lo is not None:
-            arrived = and_(
-                self._where_by_label,
-                f.c.received_at <= when(hi + _MARGIN_S),
-                f.c.received_at > when(lo - _MARGIN_S),
-            )
+            arrived = and_(self._where_by_label, arrived, f.c.received_at > when(lo - _MARGIN_S))
+        else:
+            arrived = and_(self.where, arrived)
         found: set[str] = set()
         for column, cond in (
             (p.c.prediction_a, served),
@@ -433,7 +431,7 @@ class WindowRows:
     tracks and figures of the window are then sums over plain numeric columns."""
 
     def __init__(self, conn: Any, rows: TrialRows, lo: float | None, hi: float) -> None:
-        self.trial, self.conn = rows.trial, conn
+        self.conn = conn
         w = window_rows
         w.create(conn, checkfirst=True)
         conn.execute(w.delete())

@@ -270,13 +270,9 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _ids_digest(ids: Iterator[pa.Array]) -> tuple[int, str]:
-    digest, count = hashlib.sha256(), 0
-    for column in ids:
-        for value in column.to_pylist():
-            digest.update(value.encode() + b"\n")
-            count += 1
-    return count, digest.hexdigest()
+def _hash_ids(digest: Any, ids: list[str]) -> None:
+    for value in ids:
+        digest.update(value.encode() + b"\n")
 
 
 def _write_part(conn: Any, scope: Any, local: Path) -> tuple[int, str]:
@@ -285,32 +281,33 @@ def _write_part(conn: Any, scope: Any, local: Path) -> tuple[int, str]:
     with pq.ParquetWriter(local, SCHEMA, compression="zstd") as writer:
         for batch in _batches(conn, scope):
             writer.write_batch(batch)
-            for value in batch.column("request_id").to_pylist():
-                digest.update(value.encode() + b"\n")
+            _hash_ids(digest, batch.column("request_id").to_pylist())
             count += batch.num_rows
     return count, digest.hexdigest()
 
 
-def _read_back(target: Target, key: str, work: Path) -> tuple[int, str, str] | None:
-    """The archived file's rows, ids digest and file digest, as the target holds it."""
+def _fetch(target: Target, key: str, work: Path) -> Path:
+    """The archived file as the target holds it, copied here once."""
     local = work / "check.parquet"
     if not target.fetch(key, local):
-        return None
-    source = pq.ParquetFile(local)
-    rows, ids = _ids_digest(
-        batch.column("request_id") for batch in source.iter_batches(columns=["request_id"])
-    )
-    return rows, ids, _file_sha256(local)
-
-
-def _file_ids(target: Target, key: str, work: Path) -> Iterator[list[str]]:
-    """The request ids of an archived file, in chunks."""
-    local = work / "ids.parquet"
-    if not target.fetch(key, local):
         raise BackendError(f"{target.url(key)} is listed in its manifest but missing")
+    return local
+
+
+def _file_ids(local: Path) -> Iterator[list[str]]:
+    """The request ids of an archived file, in chunks."""
     source = pq.ParquetFile(local)
     for batch in source.iter_batches(columns=["request_id"], batch_size=DELETE_CHUNK):
         yield batch.column("request_id").to_pylist()
+
+
+def _read_back(local: Path) -> tuple[int, str, str]:
+    """An archived file's rows, ids digest and file digest."""
+    digest, rows = hashlib.sha256(), 0
+    for ids in _file_ids(local):
+        _hash_ids(digest, ids)
+        rows += len(ids)
+    return rows, digest.hexdigest(), _file_sha256(local)
 
 
 def _still_logged(conn: Any, chunks: Iterator[list[str]]) -> int:
@@ -347,12 +344,13 @@ def _save_manifest(target: Target, prefix: str, parts: list[Part], work: Path) -
     target.put(local, f"{prefix}/manifest.json")
 
 
-def _finish(engine: Any, target: Target, part: Part, work: Path) -> None:
-    """Check the part reads back as written, then delete its rows from the log."""
-    if _read_back(target, part.file, work) != (part.rows, part.ids_sha256, part.sha256):
+def _finish(engine: Any, target: Target, part: Part, local: Path) -> None:
+    """Check the part (``local``: as fetched from the target) reads back as written, then
+    delete its rows from the log."""
+    if _read_back(local) != (part.rows, part.ids_sha256, part.sha256):
         raise BackendError(f"{target.url(part.file)} does not read back as written: kept the rows")
     with engine.begin() as conn:
-        _delete(conn, _file_ids(target, part.file, work), part.rows)
+        _delete(conn, _file_ids(local), part.rows)
 
 
 def _archive_partition(
@@ -363,10 +361,11 @@ def _archive_partition(
     scope = _scope(partition.model_name, start, end, running)
     parts = _load_manifest(target, partition.prefix, work)
     if parts:  # a run that stopped after writing its part: finish deleting it
+        last = _fetch(target, parts[-1].file, work)
         with engine.connect() as conn:
-            pending = _still_logged(conn, _file_ids(target, parts[-1].file, work))
+            pending = _still_logged(conn, _file_ids(last))
         if pending == parts[-1].rows:
-            _finish(engine, target, parts[-1], work)
+            _finish(engine, target, parts[-1], last)
             with engine.connect() as conn:
                 left = conn.execute(select(func.count()).where(scope)).scalar_one()
             if not left:
@@ -382,7 +381,7 @@ def _archive_partition(
     part = Part(f"{partition.prefix}/part-{len(parts)}.parquet", rows, _file_sha256(local), ids)
     target.put(local, part.file)
     _save_manifest(target, partition.prefix, [*parts, part], work)
-    _finish(engine, target, part, work)
+    _finish(engine, target, part, _fetch(target, part.file, work))
     return PartitionOutcome(Partition(partition.model_name, partition.day, rows), "archived", part)
 
 

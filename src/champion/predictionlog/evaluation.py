@@ -19,6 +19,7 @@ import numpy as np
 from champion.abtest.classical import chi_square_accuracy, mcnemar
 from champion.abtest.decision import Decision, Policy, conclude
 from champion.abtest.looks import Look, assemble
+from champion.abtest.metrics import precision_recall
 from champion.predictionlog.aggregates import Trial, tracks_of
 from champion.predictionlog.look_state import LOOK_LAG_S, Seen, look, remember
 from champion.types import ABMode, Task, TestResult
@@ -33,10 +34,13 @@ def _number(text: str) -> float | None:
     return None if text == "None" else float(text)
 
 
-def _p95(counts: dict[str, float], prefix: str) -> float | None:
-    """The 95th percentile as ``np.percentile`` interpolates it, each value read as the
-    middle of its bin (within a bin: 0.05 ms below 100 ms)."""
-    bins = sorted((int(k.rsplit("|", 1)[1]), n) for k, n in counts.items() if k.startswith(prefix))
+def _p95(counts: dict[str, float], arm: str, sides: tuple[str, ...]) -> float | None:
+    """The 95th percentile of the arm's scoring latency as ``np.percentile`` interpolates
+    it, each value read as the middle of its bin (within a bin: 0.05 ms below 100 ms)."""
+    prefixes = tuple(f"lat_{arm}|{side}|" for side in sides)
+    bins = sorted(
+        (int(k.rsplit("|", 1)[1]), n) for k, n in counts.items() if k.startswith(prefixes)
+    )
     total = sum(n for _, n in bins)
     if not total:
         return None
@@ -90,27 +94,13 @@ def _cells(counts: dict[str, float], sides: tuple[str, ...]) -> list[tuple[float
 
 
 def _classification(counts: dict[str, float], arm: str, sides: tuple[str, ...]) -> dict[str, Any]:
-    index = 1 if arm == "a" else 2
-    cells = [(y, row[index], row[3]) for row in _cells(counts, sides) for y in (row[0],)]
-    total = sum(n for _, _, n in cells)
-    classes = sorted(
-        {y for y, _, _ in cells if y is not None} | {p for _, p, _ in cells if p is not None}
-    )
-    targets = classes[-1:] if len(classes) <= 2 else classes
-    values = []
-    for k in targets:
-        tp = sum(n for y, p, n in cells if y == k and p == k)
-        predicted = sum(n for _, p, n in cells if p == k)
-        actual = sum(n for y, _, n in cells if y == k)
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / actual if actual else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        values.append((precision, recall, f1))
-    precision, recall, f1 = (float(np.mean(v)) for v in zip(*values, strict=True))
+    index = 1 if arm == "a" else 2  # the arm's own answer in (label, a, b, rows)
+    cells = [(row[0], row[index], row[3]) for row in _cells(counts, sides)]
+    precision, recall, f1 = precision_recall(cells)
     labels = sorted({y for y, _, _ in cells if y is not None})
     auc = _auc(counts, arm, sides, labels[-1]) if len(labels) <= 2 and labels else None
     return {
-        "accuracy": sum(n for y, p, n in cells if y == p) / total,
+        "accuracy": sum(n for y, p, n in cells if y == p) / sum(n for _, _, n in cells),
         "precision": precision,
         "recall": recall,
         "f1": f1,
@@ -143,17 +133,12 @@ def arm_figures(seen: Seen, task: Task, paired: bool) -> dict[str, dict[str, Any
         requests = sum(counts.get(f"req|{s}", 0.0) for s in sides)
         errors = sum(counts.get(f"fail_{arm}|{s}", 0.0) for s in sides)
         labelled = sum(counts.get(f"lab|{s}", 0.0) for s in sides)
-        latency = {
-            k: v
-            for k, v in counts.items()
-            if k.split("|")[0] == f"lat_{arm}" and k.split("|")[1] in sides
-        }
         figures: dict[str, Any] = {
             "requests": float(requests),
             "labelled": float(labelled),
             "label_coverage": labelled / max(requests - errors, 1),
             "error_rate": errors / requests if requests else 0.0,
-            "latency_p95_ms": _p95(latency, f"lat_{arm}|"),
+            "latency_p95_ms": _p95(counts, arm, sides),
         }
         if labelled:
             figures.update(
@@ -192,13 +177,8 @@ def decide_in_database(
     left out (served by other versions)."""
     paired = trial.mode == ABMode.SHADOW or policy.labels_independent
     seen = look(conn, trial, paired=paired, now=now, lag=lag)
-    tracks = tracks_of(
-        seen.sums.moments,
-        trial,
-        seen.phases,
-        len(seen.classes.positive) if trial.task == Task.CLASSIFICATION else 0,
-        paired=paired,
-    )
+    guarded = len(seen.classes.positive) if trial.task == Task.CLASSIFICATION else 0
+    tracks = tracks_of(seen.sums.moments, trial, seen.phases, guarded, paired=paired)
     decision = conclude(
         assemble(tracks),
         policy,
@@ -206,16 +186,8 @@ def decide_in_database(
         classical=classical_tests(seen, trial.task, paired),
     )
     iv = decision.interval
-    history = remember(
-        conn,
-        trial,
-        [
-            float(sum(decision.labelled) if not paired else decision.labelled[0]),
-            iv.estimate,
-            iv.lower,
-            iv.upper,
-        ],
-    )
+    labelled = decision.labelled[0] if paired else sum(decision.labelled)
+    history = remember(conn, seen.kept, [float(labelled), iv.estimate, iv.lower, iv.upper])
     looks = [Look(int(n), e, lo, hi) for n, e, lo, hi in history if np.isfinite(lo)]
     served = sum(seen.sums.counts.get(f"req|{s}", 0.0) for s in ("0", "1"))
     return decision, looks, int(seen.sums.counts.get("all", 0.0) - served)

@@ -59,7 +59,7 @@ from champion.predictionlog.aggregates import (
     window_deltas,
 )
 from champion.predictionlog.schema import ab_config, ab_state, ab_unit_sums, predictions
-from champion.types import ABMode
+from champion.types import ABMode, Task
 
 #: seconds before a look that are still in flux (commits and labels in flight)
 LOOK_LAG_S = 60.0
@@ -381,15 +381,16 @@ def _add_window(
     win = WindowRows(conn, plan.rows, lo, hi)
     conditions = track_conditions(win.cols, trial, plan.phases, plan.classes, paired=plan.paired)
     for key, conds in conditions.items():
+        if trial.mode != ABMode.HASH:  # every row its own unit
+            _per_row(conn, win, sums, key, conds)
+            continue
         # row counts only (labelled and mature rows): no unit needs remembering for them
         counted = {n: v for n, v in conds.items() if n.startswith(COUNTED)}
         spread = {n: v for n, v in conds.items() if n not in counted}
         if counted:
             _per_row(conn, win, sums, key, counted)
-        if spread and trial.mode == ABMode.HASH:
+        if spread:
             _per_unit(conn, win, sums, key, spread, persist)
-        elif spread:
-            _per_row(conn, win, sums, key, spread)
     _figures(conn, win, sums)
     sums.count("all", float(_served_rows(conn, plan.rows, lo, hi)))
     win.close()
@@ -398,11 +399,13 @@ def _add_window(
 # -- a look ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Seen:
-    """What a look found: the sums up to it, the phases and the classes."""
+    """What a look found: the sums up to it, the phases and the classes; ``kept`` is
+    what was stored (the sums up to ``now - lag``, with the looks taken)."""
 
     sums: Sums
     phases: list[tuple[int, float]]
     classes: Classes
+    kept: Sums
 
 
 def _discover(
@@ -413,7 +416,7 @@ def _discover(
     plain = TrialRows(conn.dialect.name, trial, None)
     meaning = _meaning(trial, paired)
     lo = None if sums is None else sums.upto
-    texts = plain.texts(conn, lo, now) if trial.task == "classification" else set()
+    texts = plain.texts(conn, lo, now) if trial.task == Task.CLASSIFICATION else set()
     if sums is not None:
         same = {k: sums.signature.get(k) for k in meaning} == meaning
         # rows written with a time the kept sums have passed (a backfill, an import):
@@ -421,20 +424,20 @@ def _discover(
         complete = lo is None or _rows_up_to(conn, trial, lo) == sums.counts.get("all", 0.0)
         if not same or not complete or not texts <= set(sums.signature.get("texts", [])):
             conn.execute(delete(ab_unit_sums).where(ab_unit_sums.c.state_id == sums.id))
-            fresh = Sums({**meaning, "texts": [], "phases": []}, id=sums.id, looks=sums.looks)
+            fresh = Sums(meaning, id=sums.id, looks=sums.looks)
             return _discover_fresh(conn, trial, fresh, plain, now)
         known = sums.signature["phases"]
         sums.signature["phases"] = known + [
             p for p in plain.phases(conn, lo, now) if p not in known
         ]
         return sums, Classes.of(sums.signature["texts"]), sums.signature["phases"]
-    return _discover_fresh(conn, trial, Sums({**meaning, "texts": [], "phases": []}), plain, now)
+    return _discover_fresh(conn, trial, Sums(meaning), plain, now)
 
 
 def _discover_fresh(
     conn: Any, trial: Trial, sums: Sums, plain: TrialRows, now: float
 ) -> tuple[Sums, Classes, list[int]]:
-    texts = sorted(plain.texts(conn, None, now)) if trial.task == "classification" else []
+    texts = sorted(plain.texts(conn, None, now)) if trial.task == Task.CLASSIFICATION else []
     sums.signature["texts"] = texts
     sums.signature["phases"] = plain.phases(conn, None, now)
     return sums, Classes.of(texts), sums.signature["phases"]
@@ -459,21 +462,14 @@ def look(conn: Any, trial: Trial, *, paired: bool, now: float, lag: float = LOOK
     current = sums.copy()
     if now > sums.upto:
         _add_window(conn, plan, current, sums.upto, now, persist=False)
-    return Seen(current, _splits(conn, trial, phase_ids), classes)
+    return Seen(current, _splits(conn, trial, phase_ids), classes, sums)
 
 
-def remember(conn: Any, trial: Trial, point: list[float]) -> list[list[float]]:
-    """Append a look's point (labelled, estimate, lower, upper) to the trial's history
+def remember(conn: Any, kept: Sums, point: list[float]) -> list[list[float]]:
+    """Append a look's point (labelled, estimate, lower, upper) to the stored history
     unless it repeats the last one; returns the history."""
-    row = conn.execute(
-        select(ab_state.c.id, ab_state.c.figures).where(_trial_filter(trial))
-    ).first()
-    if row is None:
-        return [point]
-    figures = json.loads(row[1])
-    if not figures["looks"] or figures["looks"][-1] != point:
-        figures["looks"].append(point)
-        conn.execute(
-            sql_update(ab_state).where(ab_state.c.id == row[0]).values(figures=json.dumps(figures))
-        )
-    return figures["looks"]
+    if not kept.looks or kept.looks[-1] != point:
+        kept.looks.append(point)
+        figures = json.dumps({"counts": kept.counts, "looks": kept.looks})
+        conn.execute(sql_update(ab_state).where(ab_state.c.id == kept.id).values(figures=figures))
+    return kept.looks
