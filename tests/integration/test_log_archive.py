@@ -193,6 +193,23 @@ def test_bad_arguments_exit_2_with_one_line(store, tmp_path) -> None:
         assert "Traceback" not in done.stderr
 
 
+def test_a_target_that_cannot_be_written_is_one_line_and_keeps_the_rows(store, tmp_path) -> None:
+    ids = fill(store, days=1, per_day=10, model="fares")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("the archive cannot go under a file")
+    env = {**os.environ, "CHAMPION_DATABASE_URL": store.url, "CHAMPION_MODEL_NAME": "fares",
+           "CHAMPION_HOME": str(tmp_path)}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "champion", "log", "archive", "--before", "2026-11-01",
+         "--to", str(blocked / "archive")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("\n") == 1 and "cannot write" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert logged(store) == set(ids)
+
+
 @pytest.mark.skipif(not postgres_available(), reason="apt-get install postgresql")
 def test_postgresql_to_s3_round_trip(tmp_path, monkeypatch) -> None:
     with pg_cluster(("events",)) as pg, s3_server(tmp_path, bucket="archive") as s3:

@@ -155,6 +155,12 @@ class Target:
         return f"{self.where}/{key}"
 
     def put(self, local: Path, key: str) -> None:
+        try:
+            self._put(local, key)
+        except Exception as exc:  # OSError, botocore's errors: the rows stay in the log
+            raise BackendError(f"cannot write {self.url(key)}: {exc}") from exc
+
+    def _put(self, local: Path, key: str) -> None:
         if self.s3:
             self.client.upload_file(str(local), self.bucket, self._key(key))
             return
@@ -168,6 +174,12 @@ class Target:
 
     def fetch(self, key: str, local: Path) -> bool:
         """Copy ``key`` to ``local``; False when it does not exist."""
+        try:
+            return self._fetch(key, local)
+        except Exception as exc:
+            raise BackendError(f"cannot read {self.url(key)}: {exc}") from exc
+
+    def _fetch(self, key: str, local: Path) -> bool:
         if self.s3:
             from botocore.exceptions import ClientError
 
