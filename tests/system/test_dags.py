@@ -2,8 +2,9 @@
 against an embedded MLflow store and a SQLite prediction log.
 
 Airflow pins fastapi below what the API uses, so it lives in its own venv
-(``.venv-airflow``, created here on first use: ~2 minutes; ``CHAMPION_AIRFLOW_PYTHON``
-points at another one). The DAGs run in a subprocess of that venv (tests/dag_runner.py).
+(``.venv-airflow``, built on first use by tests/airflow_venv.py in ~3 minutes;
+``CHAMPION_AIRFLOW_PYTHON`` points at another one). The DAGs run in a subprocess of that
+venv (tests/dag_runner.py).
 """
 
 from __future__ import annotations
@@ -11,28 +12,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from airflow_venv import ensure_airflow_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def airflow_python() -> Path:
     given = os.environ.get("CHAMPION_AIRFLOW_PYTHON")
-    if given:
-        return Path(given)
-    python = ROOT / ".venv-airflow" / "bin" / "python"
-    probe = [str(python), "-c", "import airflow.sdk, champion"]
-    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
-        return python
-    print(f"creating {python.parent.parent} with champion[airflow] (first use)", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "venv", str(python.parent.parent)], check=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[airflow]"], check=True
-    )
-    return python
+    return Path(given) if given else ensure_airflow_python()
 
 
 @pytest.fixture(scope="module")
