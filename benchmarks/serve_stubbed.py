@@ -4,7 +4,7 @@
 
 MODE: ``full``, ``nolog`` (the log write returns at once), ``noscore`` (scoring returns a
 constant), or ``nolog-noscore``; SWITCH overrides the GIL switch interval. Load it with
-wrk as in serving_vs_mlflow.py (after setting the A/B config to hash 50/50).
+wrk as in serving_vs_peers.py (after setting the A/B config to hash 50/50).
 """
 
 from __future__ import annotations

@@ -143,6 +143,7 @@ def write_log(store: EventStore, case: Case, experiment: str = "exp") -> datetim
                 {
                     "request_id": request_id, "label": str(label), "label_num": float(label),
                     "received_at": created + timedelta(seconds=delay), "source": "feedback",
+                    "predicted_at": created,
                 }
             )  # fmt: skip
     store.insert_predictions(rows)

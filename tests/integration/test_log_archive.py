@@ -141,8 +141,8 @@ def test_a_run_stopped_before_deleting_is_finished_without_a_second_copy(store, 
     scope = _scope("fares", start, end, {})
     local = work / "part.parquet"
     with store.engine.connect() as conn:
-        rows, digest = _write_part(conn, scope, local)
-    part = Part(f"{partition.prefix}/part-0.parquet", rows, _file_sha256(local), digest)
+        rows, digest, labels = _write_part(conn, scope, local)
+    part = Part(f"{partition.prefix}/part-0.parquet", rows, _file_sha256(local), digest, labels)
     target.put(local, part.file)
     _save_manifest(target, partition.prefix, [part], work)
     assert logged(store) == set(ids)

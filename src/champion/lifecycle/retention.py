@@ -1,5 +1,6 @@
-"""Retention: predictions older than ``CHAMPION_LOG_RETENTION_DAYS`` leave the log for
-Parquet files at ``CHAMPION_LOG_ARCHIVE_TO`` (the ``log_retention`` DAG runs it daily)."""
+"""Retention: the UTC days that ended more than ``CHAMPION_LOG_RETENTION_DAYS`` ago leave
+the log for Parquet files at ``CHAMPION_LOG_ARCHIVE_TO`` (the ``log_retention`` DAG runs it
+daily)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def apply_retention(settings: Settings, *, now: datetime | None = None) -> Archi
             "CHAMPION_LOG_RETENTION_DAYS is set but CHAMPION_LOG_ARCHIVE_TO is not: where "
             "should old predictions go? (a directory or s3://bucket/prefix)"
         )
-    moment = now or datetime.now(UTC)
-    before = moment - timedelta(days=settings.log_retention_days)
+    moment = (now or datetime.now(UTC)) - timedelta(days=settings.log_retention_days)
+    # whole UTC days: a day leaves the log at once (on PostgreSQL, as its partitions)
+    before = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     return archive_log(settings, before=before, to=settings.log_archive_to)

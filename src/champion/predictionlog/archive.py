@@ -2,14 +2,18 @@
 
 ``champion log archive --before DATE --to DIR|s3://bucket/prefix`` writes each model's
 rows of each UTC day before ``DATE`` — predictions with their labels — to
-``model=<name>/day=<YYYY-MM-DD>/part-<n>.parquet`` under the target, and deletes them,
-one partition per transaction, only once the file is in the target and read back equal:
-same row count, same SHA-256 over the request ids in order, same SHA-256 of the file. A
-``manifest.json`` beside the parts records each part; a run that stopped anywhere is
-resumed by running it again (a part already written whose rows are still in the
-database is verified and its rows deleted; nothing is written twice). Rows of the
-experiment a model is running stay in the log until it ends (its evaluation reads
-them). Streams in batches: memory does not grow with a day's rows.
+``model=<name>/day=<YYYY-MM-DD>/part-<n>.parquet`` under the target, and removes them
+from the log only once the file is in the target and reads back equal: same row count,
+same SHA-256 over the request ids in order, same labelled rows, same SHA-256 of the file.
+On SQLite (and for a day that keeps rows) each part's rows are deleted in one
+transaction; on a partitioned PostgreSQL log a day whose every row was archived leaves
+as its two partitions, detached and dropped together (champion.predictionlog.partitions).
+A label that arrives while its day is archived stops the removal, never goes unarchived.
+A ``manifest.json`` beside the parts records each part; a run that stopped anywhere is
+resumed by running it again (a part whose rows are all still in the log is written
+again; nothing is archived twice). Rows of the experiment a model is running stay in
+the log until it ends (its evaluation reads them). Streams in batches: memory does not
+grow with a day's rows.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, select, text
 
 from champion.errors import BackendError, ConflictError, InvalidInputError
+from champion.predictionlog import partitions
 from champion.predictionlog.schema import ab_config, feedback, predictions
 
 BATCH_ROWS = 20_000
@@ -86,6 +91,7 @@ class Part:
     rows: int
     sha256: str  # of the file
     ids_sha256: str  # of the request ids, in order
+    labels: int | None = None  # rows with a label (None: written before labels were counted)
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,7 @@ class ArchiveResult:
     dry_run: bool
     partitions: tuple[PartitionOutcome, ...]
     kept_running: tuple[str, ...]  # experiments left in the log: they are running
+    dropped: tuple[str, ...] = ()  # PostgreSQL day partitions detached and dropped
 
     @property
     def rows(self) -> int:
@@ -114,6 +121,7 @@ class ArchiveResult:
             "dry_run": self.dry_run,
             "rows": self.rows,
             "kept_running": list(self.kept_running),
+            "dropped_partitions": list(self.dropped),
             "partitions": [
                 {
                     "model": p.partition.model_name,
@@ -287,15 +295,17 @@ def _hash_ids(digest: Any, ids: list[str]) -> None:
         digest.update(value.encode() + b"\n")
 
 
-def _write_part(conn: Any, scope: Any, local: Path) -> tuple[int, str]:
-    """Stream the scope's rows into a Parquet file; returns rows and the ids' digest."""
-    digest, count = hashlib.sha256(), 0
+def _write_part(conn: Any, scope: Any, local: Path) -> tuple[int, str, int]:
+    """Stream the scope's rows into a Parquet file; returns rows, the ids' digest and
+    how many rows have a label."""
+    digest, count, labels = hashlib.sha256(), 0, 0
     with pq.ParquetWriter(local, SCHEMA, compression="zstd") as writer:
         for batch in _batches(conn, scope):
             writer.write_batch(batch)
             _hash_ids(digest, batch.column("request_id").to_pylist())
             count += batch.num_rows
-    return count, digest.hexdigest()
+            labels += batch.num_rows - batch.column("label").null_count
+    return count, digest.hexdigest(), labels
 
 
 def _fetch(target: Target, key: str, work: Path) -> Path:
@@ -313,13 +323,15 @@ def _file_ids(local: Path) -> Iterator[list[str]]:
         yield batch.column("request_id").to_pylist()
 
 
-def _read_back(local: Path) -> tuple[int, str, str]:
-    """An archived file's rows, ids digest and file digest."""
-    digest, rows = hashlib.sha256(), 0
-    for ids in _file_ids(local):
-        _hash_ids(digest, ids)
-        rows += len(ids)
-    return rows, digest.hexdigest(), _file_sha256(local)
+def _read_back(local: Path) -> tuple[int, str, str, int]:
+    """An archived file's rows, ids digest, file digest and labelled rows."""
+    digest, rows, labels = hashlib.sha256(), 0, 0
+    source = pq.ParquetFile(local)
+    for batch in source.iter_batches(columns=["request_id", "label"], batch_size=DELETE_CHUNK):
+        _hash_ids(digest, batch.column("request_id").to_pylist())
+        rows += batch.num_rows
+        labels += batch.num_rows - batch.column("label").null_count
+    return rows, digest.hexdigest(), _file_sha256(local), labels
 
 
 def _still_logged(conn: Any, chunks: Iterator[list[str]]) -> int:
@@ -330,16 +342,22 @@ def _still_logged(conn: Any, chunks: Iterator[list[str]]) -> int:
     )
 
 
-def _delete(conn: Any, chunks: Iterator[list[str]], expected: int) -> None:
-    """Delete exactly the archived rows (and their labels), in one transaction."""
-    gone = 0
+def _delete(conn: Any, chunks: Iterator[list[str]], part: Part) -> None:
+    """Delete exactly the archived rows (and their labels), in one transaction; a label
+    that arrived after the part was written stops it (the next run writes it again)."""
+    gone, labels = 0, 0
     for ids in chunks:
-        conn.execute(delete(feedback).where(feedback.c.request_id.in_(ids)))
+        labels += conn.execute(delete(feedback).where(feedback.c.request_id.in_(ids))).rowcount
         gone += conn.execute(delete(predictions).where(predictions.c.request_id.in_(ids))).rowcount
-    if gone != expected:
+    if gone != part.rows:
         raise ConflictError(
-            f"{gone} of the archived partition's {expected} rows were in the log at deletion: "
+            f"{gone} of the archived partition's {part.rows} rows were in the log at deletion: "
             "nothing deleted"
+        )
+    if part.labels is not None and labels != part.labels:
+        raise ConflictError(
+            f"{labels - part.labels} label(s) arrived while {part.file} was written: nothing "
+            "deleted; run the archive again"
         )
 
 
@@ -356,32 +374,28 @@ def _save_manifest(target: Target, prefix: str, parts: list[Part], work: Path) -
     target.put(local, f"{prefix}/manifest.json")
 
 
-def _finish(engine: Any, target: Target, part: Part, local: Path) -> None:
-    """Check the part (``local``: as fetched from the target) reads back as written, then
-    delete its rows from the log."""
-    if _read_back(local) != (part.rows, part.ids_sha256, part.sha256):
+def _verify(target: Target, part: Part, local: Path) -> None:
+    """The part (``local``: as fetched from the target) reads back as it was written."""
+    rows, ids, sha, labels = _read_back(local)
+    if (rows, ids, sha) != (part.rows, part.ids_sha256, part.sha256) or labels != part.labels:
         raise BackendError(f"{target.url(part.file)} does not read back as written: kept the rows")
-    with engine.begin() as conn:
-        _delete(conn, _file_ids(local), part.rows)
 
 
 def _archive_partition(
     engine: Any, target: Target, partition: Partition, before: datetime,
-    running: dict[str, str], work: Path,
+    running: dict[str, str], work: Path, *, delete_rows: bool = True,
 ) -> PartitionOutcome:  # fmt: skip
+    """Write one model's rows of one day as a part, verify it, and (``delete_rows``)
+    delete them; otherwise the caller drops the whole day's partition."""
     start, end = _day_bounds(partition.day, before)
     scope = _scope(partition.model_name, start, end, running)
-    parts = _load_manifest(target, partition.prefix, work)
-    if parts:  # a run that stopped after writing its part: finish deleting it
+    parts, status = _load_manifest(target, partition.prefix, work), "archived"
+    if parts:  # a run stopped after writing its last part
         last = _fetch(target, parts[-1].file, work)
         with engine.connect() as conn:
             pending = _still_logged(conn, _file_ids(last))
-        if pending == parts[-1].rows:
-            _finish(engine, target, parts[-1], last)
-            with engine.connect() as conn:
-                left = conn.execute(select(func.count()).where(scope)).scalar_one()
-            if not left:
-                return PartitionOutcome(partition, "resumed", parts[-1])
+        if pending == _read_back(last)[0]:  # none of it deleted: write it again, fresh
+            parts, status = parts[:-1], "resumed"
         elif pending:
             raise ConflictError(
                 f"{target.url(parts[-1].file)}: {pending} of its {parts[-1].rows} rows are "
@@ -389,12 +403,55 @@ def _archive_partition(
             )
     local = work / "part.parquet"
     with engine.connect() as conn:
-        rows, ids = _write_part(conn, scope, local)
-    part = Part(f"{partition.prefix}/part-{len(parts)}.parquet", rows, _file_sha256(local), ids)
+        rows, ids, labels = _write_part(conn, scope, local)
+    name = f"{partition.prefix}/part-{len(parts)}.parquet"
+    part = Part(name, rows, _file_sha256(local), ids, labels)
     target.put(local, part.file)
     _save_manifest(target, partition.prefix, [*parts, part], work)
-    _finish(engine, target, part, _fetch(target, part.file, work))
-    return PartitionOutcome(Partition(partition.model_name, partition.day, rows), "archived", part)
+    fetched = _fetch(target, part.file, work)
+    _verify(target, part, fetched)
+    if delete_rows:
+        with engine.begin() as conn:
+            _delete(conn, _file_ids(fetched), part)
+    return PartitionOutcome(Partition(partition.model_name, partition.day, rows), status, part)
+
+
+def _whole_day(
+    engine: Any, day: date, before: datetime, found: list[Partition]
+) -> partitions.DayPartition | None:
+    """The day's PostgreSQL partition when every row in it is to be archived."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        if not partitions.is_partitioned(conn):
+            return None
+        whole = partitions.day_partitions(conn).get(day)
+        if whole is None or whole.start + timedelta(days=1) > before:
+            return None
+        held = conn.execute(text(f"SELECT count(*) FROM {whole.predictions}")).scalar_one()
+    return whole if held == sum(p.rows for p in found) else None
+
+
+def _drop_day(engine: Any, whole: partitions.DayPartition, done: list[PartitionOutcome]) -> None:
+    """Drop a day's partitions once they hold exactly what its parts archived."""
+    rows = sum(o.part.rows for o in done if o.part)
+    labels = sum(o.part.labels or 0 for o in done if o.part)
+    with engine.begin() as conn:
+        names = ", ".join(n for n in (whole.predictions, whole.feedback) if n)
+        conn.execute(text(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE"))
+        held = conn.execute(text(f"SELECT count(*) FROM {whole.predictions}")).scalar_one()
+        held_labels = (
+            conn.execute(text(f"SELECT count(*) FROM {whole.feedback}")).scalar_one()
+            if whole.feedback
+            else 0
+        )
+        if (held, held_labels) != (rows, labels):
+            raise ConflictError(
+                f"{whole.predictions} changed while it was archived ({held} rows and "
+                f"{held_labels} labels, {rows} and {labels} archived): nothing dropped; "
+                "run the archive again"
+            )
+        partitions.drop(conn, whole)
 
 
 def archive(
@@ -418,11 +475,23 @@ def archive(
     if dry_run:
         outcomes = tuple(PartitionOutcome(p, "would archive", None) for p in found)
         return ArchiveResult(before, to, True, outcomes, kept)
-    done = []
+    done: list[PartitionOutcome] = []
+    dropped: list[str] = []
     with tempfile.TemporaryDirectory(prefix="champion-archive-") as tmp:
-        for partition in found:
-            outcome = _archive_partition(engine, target, partition, before, running, Path(tmp))
-            done.append(outcome)
-            if progress is not None:
-                progress(outcome)
-    return ArchiveResult(before, to, False, tuple(done), kept)
+        for day in sorted({p.day for p in found}):
+            of_day = [p for p in found if p.day == day]
+            whole = _whole_day(engine, day, before, of_day)
+            outcomes = []
+            for partition in of_day:
+                outcome = _archive_partition(
+                    engine, target, partition, before, running, Path(tmp),
+                    delete_rows=whole is None,
+                )  # fmt: skip
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+            if whole is not None:
+                _drop_day(engine, whole, outcomes)
+                dropped.append(whole.predictions)
+            done.extend(outcomes)
+    return ArchiveResult(before, to, False, tuple(done), kept, tuple(dropped))

@@ -11,14 +11,19 @@
   ``unverified`` (they were accepted without one).
 * 5 → 6: the A/B evaluation's running sums (new tables) and an index of labels by the
   time they arrived (a look reads the labels that arrived since the previous one).
+* 6 → 7: each label carries its prediction's time (filled in from it); on PostgreSQL both
+  tables become partitioned by day, the existing rows one legacy partition
+  (champion.predictionlog.partitions).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, inspect, text
 
+from champion.predictionlog import partitions
 from champion.predictionlog.schema import ab_config, failures, feedback, predictions
 
 #: The answered model's columns, as the per-model columns of version 3 name them.
@@ -68,6 +73,20 @@ def upgrade(conn: Any, found: int, model_name: str) -> None:
         conn.execute(text("UPDATE feedback SET source = 'unverified' WHERE source IS NULL"))
     if found < 6:  # the running-sum tables are new (create_all); labels by arrival time
         _add_missing_columns(conn, feedback)
+    if found < 7:
+        _to_7(conn)
+
+
+def _to_7(conn: Any) -> None:
+    _add_missing_columns(conn, feedback)
+    conn.execute(
+        text(
+            "UPDATE feedback SET predicted_at = (SELECT p.created_at FROM predictions p "
+            "WHERE p.request_id = feedback.request_id) WHERE predicted_at IS NULL"
+        )
+    )
+    if conn.dialect.name == "postgresql" and not partitions.is_partitioned(conn):
+        partitions.convert(conn, datetime.now(UTC).date())
 
 
 def _to_4(conn: Any, model_name: str) -> None:

@@ -7,11 +7,14 @@ The database is created and upgraded by :func:`champion.predictionlog.store.Even
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Column,
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -21,8 +24,9 @@ from sqlalchemy import (
 )
 
 #: 2: failures; 3: both models' answers, the phase; 4: scoped by model; 5: label sources;
-#: 6: the A/B evaluation's running sums (ab_state, ab_unit_sums), labels indexed by arrival
-SCHEMA_VERSION = 6
+#: 6: the A/B evaluation's running sums (ab_state, ab_unit_sums), labels indexed by arrival;
+#: 7: each label carries its prediction's time; PostgreSQL partitions both tables by day
+SCHEMA_VERSION = 7
 metadata = MetaData()
 
 schema_version = Table(
@@ -32,58 +36,88 @@ schema_version = Table(
     Column("version", Integer, nullable=False),
 )
 
-predictions = Table(
-    "predictions",
-    metadata,
-    Column("request_id", String(36), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("experiment_id", String(64), nullable=False),
-    Column("user_id", String(256)),
-    Column("variant", String(16), nullable=False),  # A (champion) | B (challenger)
-    Column("model_name", String(256), nullable=False),
-    Column("model_version", String(32), nullable=False),
-    Column("features", Text, nullable=False),  # JSON object
-    Column("prediction", Text, nullable=False),  # JSON scalar
-    Column("prediction_num", Float),  # numeric form (regression / numeric labels)
-    Column("probability", Float),  # classifiers: P(positive) binary, P(predicted) multiclass
-    Column("latency_ms", Float, nullable=False),  # the whole request, commit included
-    Column("phase", Integer),  # the A/B configuration in force (a new one per split change)
-    # Both models score every request while both are loaded: each one's answer on the row
-    # (the answered columns above repeat the one the user got).
-    *(
-        column
-        for arm in ("a", "b")
-        for column in (
-            Column(f"version_{arm}", String(32)),  # None: the model did not take the row
-            Column(f"prediction_{arm}", Text),  # JSON scalar; None: it failed
-            Column(f"prediction_{arm}_num", Float),
-            Column(f"probability_{arm}", Float),
-            Column(f"latency_{arm}_ms", Float),  # its model call
-            Column(f"failed_{arm}", Integer),  # 1: it took the row and failed
-        )
-    ),
-    Index("ix_predictions_experiment_created", "experiment_id", "created_at"),
-    Index("ix_predictions_created", "created_at"),
-    Index("ix_predictions_model_experiment", "model_name", "experiment_id", "created_at"),
-    Index("ix_predictions_model_created", "model_name", "created_at"),
-)
 
-feedback = Table(
-    "feedback",
-    metadata,
-    Column(
-        "request_id",
-        String(36),
-        ForeignKey("predictions.request_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("label", Text, nullable=False),  # JSON scalar
-    Column("label_num", Float),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    # which credential posted it ("feedback", "admin"; "unverified": before labels needed one)
-    Column("source", String(32)),
-    Index("ix_feedback_received", "received_at"),
-)
+def _predictions(meta: MetaData, *, partitioned: bool) -> Table:
+    return Table(
+        "predictions",
+        meta,
+        Column("request_id", String(36), primary_key=True),
+        # PostgreSQL partitions by day of created_at: a partition's key is part of its PK
+        Column("created_at", DateTime(timezone=True), nullable=False, primary_key=partitioned),
+        Column("experiment_id", String(64), nullable=False),
+        Column("user_id", String(256)),
+        Column("variant", String(16), nullable=False),  # A (champion) | B (challenger)
+        Column("model_name", String(256), nullable=False),
+        Column("model_version", String(32), nullable=False),
+        Column("features", Text, nullable=False),  # JSON object
+        Column("prediction", Text, nullable=False),  # JSON scalar
+        Column("prediction_num", Float),  # numeric form (regression / numeric labels)
+        Column("probability", Float),  # classifiers: P(positive) binary, P(predicted) multiclass
+        Column("latency_ms", Float, nullable=False),  # the whole request, commit included
+        Column("phase", Integer),  # the A/B configuration in force (a new one per split change)
+        # Both models score every request while both are loaded: each one's answer on the
+        # row (the answered columns above repeat the one the user got).
+        *(
+            column
+            for arm in ("a", "b")
+            for column in (
+                Column(f"version_{arm}", String(32)),  # None: the model did not take the row
+                Column(f"prediction_{arm}", Text),  # JSON scalar; None: it failed
+                Column(f"prediction_{arm}_num", Float),
+                Column(f"probability_{arm}", Float),
+                Column(f"latency_{arm}_ms", Float),  # its model call
+                Column(f"failed_{arm}", Integer),  # 1: it took the row and failed
+            )
+        ),
+        Index("ix_predictions_experiment_created", "experiment_id", "created_at"),
+        Index("ix_predictions_created", "created_at"),
+        Index("ix_predictions_model_experiment", "model_name", "experiment_id", "created_at"),
+        Index("ix_predictions_model_created", "model_name", "created_at"),
+        **({"postgresql_partition_by": "RANGE (created_at)"} if partitioned else {}),
+    )
+
+
+def _feedback(meta: MetaData, *, partitioned: bool) -> Table:
+    if partitioned:  # partitioned beside its prediction: a day's labels go with its rows
+        key: tuple[Any, ...] = (
+            ForeignKeyConstraint(
+                ["request_id", "predicted_at"],
+                ["predictions.request_id", "predictions.created_at"],
+                ondelete="CASCADE",
+            ),
+        )
+    else:
+        key = ()
+    return Table(
+        "feedback",
+        meta,
+        Column(
+            "request_id",
+            String(36),
+            *(() if partitioned else (ForeignKey("predictions.request_id", ondelete="CASCADE"),)),
+            primary_key=True,
+        ),
+        Column("label", Text, nullable=False),  # JSON scalar
+        Column("label_num", Float),
+        Column("received_at", DateTime(timezone=True), nullable=False),
+        # which credential posted it ("feedback", "admin"; "unverified": before labels needed one)
+        Column("source", String(32)),
+        # its prediction's created_at (None only in SQLite logs from before schema 7)
+        Column("predicted_at", DateTime(timezone=True), primary_key=partitioned),
+        *key,
+        Index("ix_feedback_received", "received_at"),
+        **({"postgresql_partition_by": "RANGE (predicted_at)"} if partitioned else {}),
+    )
+
+
+predictions = _predictions(metadata, partitioned=False)
+feedback = _feedback(metadata, partitioned=False)
+
+#: How PostgreSQL logs hold the two big tables: partitioned by day
+#: (champion.predictionlog.partitions). Same columns: every query works on either.
+partitioned = MetaData()
+_predictions(partitioned, partitioned=True)
+_feedback(partitioned, partitioned=True)
 
 ab_config = Table(
     "ab_config",

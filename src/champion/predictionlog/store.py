@@ -27,6 +27,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -40,6 +41,7 @@ from champion.errors import (
     NotFoundError,
     RowRejectedError,
 )
+from champion.predictionlog import partitions
 from champion.predictionlog.migrations import upgrade
 from champion.predictionlog.reads import LogReads
 from champion.predictionlog.schema import (
@@ -182,12 +184,17 @@ class EventStore(LogReads):
 
     def migrate(self) -> int:
         """Create the tables or check their version; returns the schema version."""
+        postgres = self.dialect == "postgresql"
         with self._tx("migrate") as conn:
+            if postgres:  # API workers start together: one migrates, the others wait
+                conn.execute(text("SELECT pg_advisory_xact_lock(7263001)"))
+                if not inspect(conn).has_table("predictions"):
+                    partitions.create(conn)
             metadata.create_all(conn)
             found = conn.execute(select(schema_version.c.version)).scalar()
             if found is None:
                 conn.execute(insert(schema_version).values(id=1, version=SCHEMA_VERSION))
-                return SCHEMA_VERSION
+                found = SCHEMA_VERSION
         if found > SCHEMA_VERSION:
             raise BackendError(
                 f"the prediction log has schema version {found}, newer than this champion "
@@ -195,9 +202,25 @@ class EventStore(LogReads):
             )
         if found < SCHEMA_VERSION:
             with self._tx("migrate") as conn:
-                upgrade(conn, found, self.model_name)
-                conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
+                if postgres:  # an upgrade may rebuild an index: no statement timeout
+                    conn.execute(text("SET LOCAL statement_timeout = 0"))
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7263001)"))
+                found = conn.execute(select(schema_version.c.version)).scalar_one()
+                if found < SCHEMA_VERSION:  # not upgraded by a worker that got the lock first
+                    upgrade(conn, found, self.model_name)
+                    conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
+        if postgres:
+            self.ensure_partitions()
         return SCHEMA_VERSION
+
+    def ensure_partitions(self) -> list[str]:
+        """PostgreSQL: make the day partitions of today and the days ahead that are
+        missing; returns their names (nothing to do on SQLite)."""
+        if self.dialect != "postgresql":
+            return []
+        with self._tx("make partitions") as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(7263001)"))
+            return partitions.ensure_days(conn, datetime.now(UTC).date())
 
     def ping(self) -> bool:
         """True when the database answers."""
@@ -312,13 +335,13 @@ class EventStore(LogReads):
             raise ConflictError("the same request_id appears twice in one feedback batch")
         now = datetime.now(UTC)
         with self._tx("record feedback") as conn:
-            known = set(
+            known = dict(
                 conn.execute(
-                    select(predictions.c.request_id).where(
+                    select(predictions.c.request_id, predictions.c.created_at).where(
                         predictions.c.request_id.in_(ids),
                         predictions.c.model_name == self.model_name,
                     )
-                ).scalars()
+                ).all()
             )
             unknown = [i for i in ids if i not in known]
             if unknown:
@@ -341,6 +364,7 @@ class EventStore(LogReads):
                             "label_num": to_number(label),
                             "received_at": now,
                             "source": source,
+                            "predicted_at": known[request_id],
                         }
                     )
                 elif existing[request_id] == encoded:

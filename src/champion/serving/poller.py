@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 
 from champion.errors import BackendError
 from champion.serving.state import ServingState
@@ -15,12 +16,31 @@ from champion.types import Alias
 
 log = logging.getLogger("champion.serving")
 
+#: A PostgreSQL log's day partitions are made a week ahead; an API that runs for weeks
+#: keeps them coming (champion.predictionlog.partitions).
+PARTITION_UPKEEP_S = 3600.0
+
+
+async def _keep_partitions(state: ServingState) -> None:
+    now = time.monotonic()
+    if now - state.partitions_made_at < PARTITION_UPKEEP_S:
+        return
+    state.partitions_made_at = now
+    try:
+        made = await asyncio.to_thread(state.store.ensure_partitions)
+    except BackendError as exc:  # rows go to the default partition meanwhile
+        log.warning("%s", exc)
+        return
+    if made:
+        log.info("made log partitions %s", ", ".join(made))
+
 
 async def refresh(state: ServingState) -> None:
     """One poll: database health and A/B config, registry aliases and model swaps."""
     try:
         state.ab = await asyncio.to_thread(state.store.ab_config)
         state.database_ok, state.database_error = True, None
+        await _keep_partitions(state)
     except BackendError as exc:
         state.database_ok, state.database_error = False, str(exc)
         log.warning("%s", exc)

@@ -29,6 +29,7 @@ class ServingState:
     ab: ABConfig | None = None
     database_ok: bool = False
     database_error: str | None = None
+    partitions_made_at: float = 0.0  # monotonic time of the last partition upkeep
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def config(self) -> ABConfig:
