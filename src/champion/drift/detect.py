@@ -31,10 +31,15 @@ from champion.drift.profile import (
     NumericProfile,
     ReferenceProfile,
     build_profile,
-    category_counts,
-    numeric_values,
 )
-from champion.drift.stats import PSI_EPS, bin_counts, chi_square_test, ks_test, psi
+from champion.drift.stats import PSI_EPS, chi_square_test, ks_test, ks_test_grid, psi
+from champion.drift.window import (
+    CategoricalWindow,
+    NumericWindow,
+    WindowSummary,
+    ks_grid,
+    summarize_frame,
+)
 from champion.errors import InvalidInputError
 from champion.types import MISSING, Correction, DriftRule
 
@@ -166,41 +171,48 @@ def _shares(counts: np.ndarray) -> tuple[float, ...]:
     return tuple(float(c / total) for c in counts) if total else tuple(0.0 for _ in counts)
 
 
-def _numeric_stats(ref: NumericProfile, column: pd.Series, eps: float) -> dict[str, Any]:
-    values = numeric_values(column, ref.name, "current")
-    present = np.sort(values[~np.isnan(values)])
-    missing = int(values.size - present.size)
-    ref_counts, cur_counts = ref.counts, bin_counts(present, ref.edges)
+def _ks(ref: NumericProfile, win: NumericWindow) -> tuple[float, float]:
+    if not win.present:  # every current value is missing: the missing bin carries the PSI
+        return 1.0, 0.0
+    if win.values is not None:
+        test = ks_test(ref.sample, win.values)
+    elif win.below is not None:
+        test = ks_test_grid(ref.sample, ks_grid(ref), win.below, win.present)
+    else:
+        raise InvalidInputError(f"the window of {ref.name!r} has neither values nor a KS grid")
+    return test.statistic, test.p_value
+
+
+def _numeric_stats(ref: NumericProfile, win: NumericWindow, eps: float) -> dict[str, Any]:
+    ref_counts, cur_counts = ref.counts, np.asarray(win.counts, dtype=np.int64)
     labels = _numeric_labels(ref.edges)
-    if ref.missing or missing:
+    if ref.missing or win.missing:
         ref_counts = np.append(ref_counts, ref.missing)
-        cur_counts = np.append(cur_counts, missing)
+        cur_counts = np.append(cur_counts, win.missing)
         labels.append(MISSING)
-    if present.size:
-        test = ks_test(ref.sample, present)
-        statistic, p_value = test.statistic, test.p_value
-    else:  # every current value is missing: the missing bin carries the PSI
-        statistic, p_value = 1.0, 0.0
+    statistic, p_value = _ks(ref, win)
     return {
         "kind": "numeric",
         "n_reference": ref.n + ref.missing,
-        "n_current": int(values.size),
+        "n_current": win.rows,
         "psi": psi(ref_counts, cur_counts, eps),
         "test": "ks",
         "statistic": statistic,
         "p_value": p_value,
         "missing_reference": ref.missing / (ref.n + ref.missing),
-        "missing_current": missing / values.size,
+        "missing_current": win.missing / win.rows,
         "bins": tuple(labels),
         "reference_shares": _shares(ref_counts),
         "current_shares": _shares(cur_counts),
         "mean_reference": ref.mean,
-        "mean_current": float(present.mean()) if present.size else None,
+        "mean_current": win.mean,
     }
 
 
-def _categorical_stats(ref: CategoricalProfile, column: pd.Series, eps: float) -> dict[str, Any]:
-    cur = category_counts(column)
+def _categorical_stats(
+    ref: CategoricalProfile, win: CategoricalWindow, eps: float
+) -> dict[str, Any]:
+    cur = win.counts
     # Union of levels, reference order by decreasing share, then unseen levels.
     levels = sorted(ref.counts, key=lambda k: -ref.counts[k])
     levels += sorted(k for k in cur if k not in ref.counts)
@@ -264,16 +276,27 @@ def check_drift(
             f"current data has no column(s) {', '.join(map(repr, absent))} that the reference "
             "monitors; add them or choose the monitored features with --features"
         )
+    return check_summary(profile, summarize_frame(profile, current), config)
+
+
+def check_summary(
+    profile: ReferenceProfile, summary: WindowSummary, config: DriftConfig | None = None
+) -> DriftResult:
+    """The verdict from a window's counts (:mod:`champion.drift.window`)."""
+    config = config or DriftConfig()
+    if summary.rows == 0:
+        raise InvalidInputError("the current data has no rows")
     n_features = len(profile.features)
     alpha = (
         config.alpha / n_features if config.correction == Correction.BONFERRONI else config.alpha
     )
-
+    numeric = {w.name: w for w in summary.numeric}
+    categorical = {w.name: w for w in summary.categorical}
     per_feature = [
-        {"feature": p.name, **_numeric_stats(p, current[p.name], config.eps)}
+        {"feature": p.name, **_numeric_stats(p, numeric[p.name], config.eps)}
         for p in profile.numeric
     ] + [
-        {"feature": p.name, **_categorical_stats(p, current[p.name], config.eps)}
+        {"feature": p.name, **_categorical_stats(p, categorical[p.name], config.eps)}
         for p in profile.categorical
     ]
     results = []
@@ -308,7 +331,7 @@ def check_drift(
         share_drifted=share,
         alpha_per_feature=alpha,
         n_reference=profile.n_rows,
-        n_current=len(current),
+        n_current=summary.rows,
         features=tuple(results),
         config=config,
     )

@@ -106,6 +106,27 @@ def ks_test(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> TestResult:
     return TestResult(d, p)
 
 
+def ks_test_grid(
+    ref_sorted: np.ndarray, grid: np.ndarray, below: np.ndarray, n_current: int
+) -> TestResult:
+    """KS from a large sample seen only through ``below`` — how many of its
+    ``n_current`` values lie below each ``grid`` point.
+
+    Both ECDFs are exact at the grid points (their left limits), so the statistic is
+    the largest gap there: never above the exact one, and below it by at most the
+    reference share between two grid points. The p-value is the asymptotic one of
+    :func:`ks_test` at the real sizes, so the test is conservative.
+    """
+    n1 = ref_sorted.size
+    if n1 == 0 or n_current == 0:
+        raise InvalidInputError("KS needs at least one value on each side")
+    ref_below = np.searchsorted(ref_sorted, grid, side="left") / n1
+    d = float(np.abs(ref_below - np.asarray(below, dtype=np.float64) / n_current).max())
+    m, n = max(n1, n_current), min(n1, n_current)
+    p = float(np.clip(sps.kstwo.sf(d, np.round(m * n / (m + n))), 0.0, 1.0))
+    return TestResult(d, p)
+
+
 def chi_square_test(reference_counts: np.ndarray, current_counts: np.ndarray) -> TestResult:
     """Two-sample chi-square test of homogeneity (``scipy.stats.chi2_contingency``).
 

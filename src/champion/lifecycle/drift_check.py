@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from champion.datasets import Schema
-from champion.drift import DriftResult, check_drift
+from champion.drift import DriftResult, check_summary
 from champion.errors import NotFoundError
 from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import EventStore
@@ -90,12 +90,14 @@ def served_drift(
 ) -> ServedDrift:
     """Compare the latest ``window`` served rows with the champion's reference profile."""
     profile = load_profile(ws.tracking.client, info.run_id)
-    records = ws.store.served_features(limit=window or ws.settings.drift.window, since=since)
-    if not records:
+    # counted in the database: the window's rows never come to Python
+    summary = ws.store.served_summary(
+        profile, limit=window or ws.settings.drift.window, since=since
+    )
+    if not summary.rows:
         raise NotFoundError("the prediction log has no served rows yet: nothing to check")
-    current = served_frame(records, info.schema)
-    result = check_drift(profile, current, ws.settings.drift.config())
-    return ServedDrift(info.version.version, result, len(current), challenger)
+    result = check_summary(profile, summary, ws.settings.drift.config())
+    return ServedDrift(info.version.version, result, summary.rows, challenger)
 
 
 def check_served_drift(

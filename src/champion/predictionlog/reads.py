@@ -14,7 +14,9 @@ import pandas as pd
 from sqlalchemy import Integer, func, select
 
 from champion.abtest import Decision, Look, Policy
+from champion.drift import ReferenceProfile, WindowSummary
 from champion.predictionlog.aggregates import Trial
+from champion.predictionlog.drift_window import window_summary
 from champion.predictionlog.evaluation import decide_in_database
 from champion.predictionlog.schema import ab_config, failures, feedback, predictions
 from champion.types import ABMode, Task
@@ -130,6 +132,14 @@ class LogReads:
         )
         with self._tx("evaluate experiment") as conn:
             return decide_in_database(conn, trial, policy, now=now.timestamp())
+
+    def served_summary(
+        self, profile: ReferenceProfile, *, limit: int, since: datetime | None = None
+    ) -> WindowSummary:
+        """What the drift check needs of the ``limit`` latest predictions (newer than
+        ``since``), counted in the database (champion.predictionlog.drift_window)."""
+        with self._tx("summarize served features") as conn:
+            return window_summary(conn, self.model_name, profile, limit=limit, since=since)
 
     def served_features(self, *, limit: int, since: datetime | None = None) -> list[dict[str, Any]]:
         """The features of the ``limit`` latest predictions (newer than ``since``)."""
