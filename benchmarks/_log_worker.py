@@ -72,11 +72,8 @@ def _other(store, how: str, at: datetime, where: str) -> dict:
     import numpy as np
     import pandas as pd
 
-    from champion.datasets import Schema
-    from champion.drift import build_profile, check_drift
-    from champion.lifecycle.drift_check import served_frame
+    from champion.drift import build_profile, check_summary
     from champion.predictionlog.archive import archive
-    from champion.types import Task
 
     start = time.perf_counter()
     if how == "archive":
@@ -91,10 +88,9 @@ def _other(store, how: str, at: datetime, where: str) -> dict:
         )  # fmt: skip
         profile = build_profile(reference, ["x1", "x2"], ["segment"])
         start = time.perf_counter()
-        schema = Schema("y", Task.CLASSIFICATION, ("x1", "x2"), ("segment",))
-        records = store.served_features(limit=50_000)
-        drift = check_drift(profile, served_frame(records, schema))
-        out = {"rows": len(records), "drifted": bool(drift.drifted)}
+        summary = store.served_summary(profile, limit=50_000)  # counted in the database
+        drift = check_summary(profile, summary)
+        out = {"rows": summary.rows, "drifted": bool(drift.drifted)}
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {**out, "seconds": seconds, "peak_mb": peak}

@@ -15,7 +15,7 @@ its peak RSS (imports included):
 * **rows** — the evaluation before this change: every row of the experiment pulled
   into pandas and decided by ``decide_frame`` (run up to 1 M rows; above, the memory it
   needs grows ~1 KB per row);
-* **drift** — the served-drift check's read of the latest 50,000 rows and its check;
+* **drift** — the served-drift check of the latest 50,000 rows, counted in the database;
 * **archive** — at the end, ``champion log archive`` of the first hour (360,000 rows).
 
 The decision of each look is checked to be the rows' one where both ran.
