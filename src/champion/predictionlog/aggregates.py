@@ -168,7 +168,10 @@ class TrialRows:
     def __init__(self, dialect: str, trial: Trial, classes: Classes | None) -> None:
         self.dialect, self.trial = dialect, trial
         p, f = predictions, feedback
-        self.source = p.outerjoin(f, p.c.request_id == f.c.request_id)
+        on = p.c.request_id == f.c.request_id
+        if dialect == "postgresql":  # a label's partition is its prediction's: probe one
+            on = and_(on, f.c.predicted_at == p.c.created_at)
+        self.source = p.outerjoin(f, on)
         self.where = and_(
             p.c.experiment_id == trial.experiment_id,
             p.c.model_name == trial.model_name,

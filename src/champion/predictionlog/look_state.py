@@ -39,6 +39,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     true,
     union_all,
 )
@@ -178,7 +179,7 @@ def _track_ids(sums: Sums, names: list[str]) -> list[int]:
 
 def _per_unit(
     conn: Any, win: WindowRows, sums: Sums, key: Key, conds: dict[str, tuple[Expr, Expr]],
-    persist: bool,
+    persist: bool, first: bool = False,
 ) -> None:  # fmt: skip
     """Hash mode: the window's sums per unit, added to each unit's kept sums."""
     names = list(conds)
@@ -213,6 +214,7 @@ def _per_unit(
     d.create(conn, checkfirst=True)
     conn.execute(d.delete())
     conn.execute(d.insert().from_select(["track", "unit", "dn", "ds"], long))
+    _analyze(conn, d.name)
     u = ab_unit_sums.c
     joined = d.outerjoin(
         ab_unit_sums, and_(u.state_id == sums.id, u.track == d.c.track, u.unit == d.c.unit)
@@ -245,7 +247,17 @@ def _per_unit(
             set_={"n": ab_unit_sums.c.n + stmt.excluded.n, "s": ab_unit_sums.c.s + stmt.excluded.s},
         )
         conn.execute(stmt)
+        if first:  # the kept sums were just written in bulk: plan later looks from them
+            _analyze(conn, ab_unit_sums.name)
     d.drop(conn, checkfirst=True)
+
+
+def _analyze(conn: Any, table: str) -> None:
+    """PostgreSQL: statistics for a table just filled. Without them the planner takes a
+    temporary table for empty and a freshly filled ``ab_unit_sums`` for small, and
+    hashes every kept unit of the trial instead of probing those the window touches."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ANALYZE {table}"))
 
 
 def _per_row(
@@ -379,6 +391,7 @@ def _add_window(
     the kept per-unit sums)."""
     trial = plan.rows.trial
     win = WindowRows(conn, plan.rows, lo, hi)
+    _analyze(conn, win.source.name)
     conditions = track_conditions(win.cols, trial, plan.phases, plan.classes, paired=plan.paired)
     for key, conds in conditions.items():
         if trial.mode != ABMode.HASH:  # every row its own unit
@@ -390,7 +403,7 @@ def _add_window(
         if counted:
             _per_row(conn, win, sums, key, counted)
         if spread:
-            _per_unit(conn, win, sums, key, spread, persist)
+            _per_unit(conn, win, sums, key, spread, persist, first=lo is None)
     _figures(conn, win, sums)
     sums.count("all", float(_served_rows(conn, plan.rows, lo, hi)))
     win.close()
