@@ -239,9 +239,22 @@ class TrialRows:
             classification=classification,
         )
 
-    def window(self, key: Key, lo: float | None, hi: float) -> Expr:
+    def label_floor(self, conn: Any, lo: float, hi: float) -> datetime | None:
+        """PostgreSQL: the earliest prediction labelled in (lo, hi] — a literal lower
+        bound on ``created_at`` lets the planner prune the older partitions and range
+        over the index, so a look's label window costs what the labels' delay spans,
+        not the log (the join alone is planned as a scan of every partition)."""
+        if self.dialect != "postgresql":
+            return None
+        f = feedback.c
+        query = select(func.min(f.predicted_at)).where(
+            f.received_at > when(lo - _MARGIN_S), f.received_at <= when(hi + _MARGIN_S)
+        )
+        return conn.execute(query).scalar()
+
+    def window(self, key: Key, lo: float | None, hi: float, floor: datetime | None = None) -> Expr:
         """Rows whose ``key`` time is in (lo, hi] (lo None: up to hi), by ranges of the
-        indexed timestamp columns, then exactly."""
+        indexed timestamp columns, then exactly; ``floor``: see :meth:`label_floor`."""
         p, f, c = predictions, feedback, self.cols
         exact = c.key(key) <= hi if lo is None else and_(c.key(key) > lo, c.key(key) <= hi)
         shift = self.trial.maturity if key == Key.MATURE else 0.0
@@ -259,16 +272,22 @@ class TrialRows:
                 p.c.created_at > when(lo - self.trial.maturity - _MARGIN_S),
                 p.c.created_at <= when(hi - self.trial.maturity + _MARGIN_S),
             )
-            return and_(p.c.request_id.in_(arrived.union(aged)), exact)
+            chosen = and_(p.c.request_id.in_(arrived.union(aged)), exact)
+            if self.dialect != "postgresql":
+                return chosen
+            aged_from = when(lo - self.trial.maturity - _MARGIN_S)
+            start = aged_from if floor is None else min(floor, aged_from)
+            return and_(p.c.created_at >= start, chosen)
         ranged = p.c.created_at <= top
         if lo is not None:
             ranged = and_(ranged, p.c.created_at > when(lo - shift - _MARGIN_S))
         return and_(ranged, exact)
 
-    def within(self, key: Key, lo: float | None, hi: float) -> Expr:
+    def within(self, key: Key, lo: float | None, hi: float, floor: datetime | None = None) -> Expr:
         """The trial's rows whose ``key`` time is in (lo, hi]."""
         by_label = key == Key.ENTERED and lo is not None
-        return and_(self._where_by_label if by_label else self.where, self.window(key, lo, hi))
+        chosen = self._where_by_label if by_label else self.where
+        return and_(chosen, self.window(key, lo, hi, floor))
 
     def texts(self, conn: Any, lo: float | None, hi: float) -> set[str]:
         """The JSON texts of the predictions served and the labels received in (lo, hi]."""
@@ -447,10 +466,11 @@ class WindowRows:
         ]  # fmt: skip
         names = [col.name for col in w.columns][1:]
         for key, index in KEY_INDEX.items():
+            by_label = key == Key.ENTERED and lo is not None
+            floor = rows.label_floor(conn, lo, hi) if by_label else None
             picked = select(literal(index), *values).select_from(rows.source)
-            conn.execute(
-                w.insert().from_select(["k", *names], picked.where(rows.within(key, lo, hi)))
-            )
+            where = rows.within(key, lo, hi, floor)
+            conn.execute(w.insert().from_select(["k", *names], picked.where(where)))
         self.source = w
         self.cols = Columns(
             served_b=w.c.served_b == 1,
