@@ -416,18 +416,21 @@ def _archive_partition(
     return PartitionOutcome(Partition(partition.model_name, partition.day, rows), status, part)
 
 
-def _whole_day(
-    engine: Any, day: date, before: datetime, found: list[Partition]
-) -> partitions.DayPartition | None:
-    """The day's PostgreSQL partition when every row in it is to be archived."""
+def _day_tables(engine: Any) -> dict[date, partitions.DayPartition]:
+    """A partitioned PostgreSQL log's one-day partitions (none elsewhere)."""
     if engine.dialect.name != "postgresql":
+        return {}
+    with engine.connect() as conn:
+        return partitions.day_partitions(conn) if partitions.is_partitioned(conn) else {}
+
+
+def _whole_day(
+    engine: Any, whole: partitions.DayPartition | None, before: datetime, found: list[Partition]
+) -> partitions.DayPartition | None:
+    """The day's partition when every row in it is to be archived."""
+    if whole is None or whole.start + timedelta(days=1) > before:
         return None
     with engine.connect() as conn:
-        if not partitions.is_partitioned(conn):
-            return None
-        whole = partitions.day_partitions(conn).get(day)
-        if whole is None or whole.start + timedelta(days=1) > before:
-            return None
         held = conn.execute(text(f"SELECT count(*) FROM {whole.predictions}")).scalar_one()
     return whole if held == sum(p.rows for p in found) else None
 
@@ -478,9 +481,10 @@ def archive(
     done: list[PartitionOutcome] = []
     dropped: list[str] = []
     with tempfile.TemporaryDirectory(prefix="champion-archive-") as tmp:
+        tables = _day_tables(engine)
         for day in sorted({p.day for p in found}):
             of_day = [p for p in found if p.day == day]
-            whole = _whole_day(engine, day, before, of_day)
+            whole = _whole_day(engine, tables.get(day), before, of_day)
             outcomes = []
             for partition in of_day:
                 outcome = _archive_partition(

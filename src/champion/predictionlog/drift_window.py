@@ -123,11 +123,11 @@ def _numeric(
     query = f"SELECT {bin_sql}, count(*) FROM {TABLE} WHERE {column} IS NOT NULL GROUP BY 1"
     for index, n in conn.execute(text(query), params):
         counts[int(index)] = int(n)
-    window = NumericWindow(ref.name, rows, rows - present, counts, mean)
+    missing = rows - present
     if present <= exact_up_to or not d.postgres:
         query = f"SELECT {column} FROM {TABLE} WHERE {column} IS NOT NULL ORDER BY 1"
         values = np.fromiter(conn.execute(text(query)).scalars(), dtype=np.float64, count=present)
-        return NumericWindow(ref.name, rows, rows - present, counts, mean, values=values)
+        return NumericWindow(ref.name, rows, missing, counts, mean, values=values)
     grid = ks_grid(ref)
     query = (
         f"SELECT width_bucket({column}, CAST(:grid AS float8[])), count(*) FROM {TABLE} "
@@ -137,7 +137,7 @@ def _numeric(
     for bucket, n in conn.execute(text(query), {"grid": grid.tolist()}):
         buckets[int(bucket)] = int(n)
     below = np.cumsum(buckets)[:-1]  # values < grid[j] are those in buckets 0..j
-    return NumericWindow(window.name, rows, window.missing, counts, mean, below=below)
+    return NumericWindow(ref.name, rows, missing, counts, mean, below=below)
 
 
 def window_summary(

@@ -15,6 +15,7 @@ import contextlib
 import gc
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -48,7 +49,8 @@ async def _start(state: ServingState) -> None:
     # wait for the loop to let go (docs/benchmarks.md has the measured intervals).
     sys.setswitchinterval(state.settings.serving.gil_switch_interval)
     try:
-        await asyncio.to_thread(state.store.migrate)
+        await asyncio.to_thread(state.store.migrate)  # makes the day partitions too
+        state.partitions_made_at = time.monotonic()
     except BackendError as exc:
         state.database_error = str(exc)
         log.error("prediction log unavailable at start-up: %s", exc)

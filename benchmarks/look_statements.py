@@ -1,0 +1,87 @@
+"""Where an A/B look's time goes on PostgreSQL: the SQL statements of one look, timed.
+
+    python benchmarks/look_statements.py [--rows 1000000]
+
+Fills a PostgreSQL cluster it starts in a temporary directory with the benchmark
+experiment of ``log_scale.py`` (``_log_fill.py``), takes a first look, adds 1 % more
+rows, then times a next look and a repeat look statement by statement (SQLAlchemy's
+cursor events) and prints the slowest statements of each with their count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import event
+
+from _log_fill import START, STEP_S, fill
+from champion.abtest import Policy
+from champion.predictionlog import EventStore
+from champion.types import ABMode, Task
+
+HERE = Path(__file__).resolve().parent
+FIRST = datetime.fromisoformat(START).replace(tzinfo=UTC).timestamp()
+
+
+def _at(rows: int) -> float:
+    return FIRST + rows * STEP_S + 90.0
+
+
+def _look(store: EventStore, at: float) -> None:
+    store.evaluate(
+        "bench", champion="1", challenger="2", task=Task.CLASSIFICATION, mode=ABMode.HASH,
+        split_b=0.5, policy=Policy(), now=datetime.fromtimestamp(at, UTC),
+    )  # fmt: skip
+
+
+def _timed(store: EventStore) -> dict[str, list[float]]:
+    stats: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def before(conn, cursor, statement, params, context, many) -> None:
+        conn.info["started"] = time.perf_counter()
+
+    @event.listens_for(store.engine, "after_cursor_execute")
+    def after(conn, cursor, statement, params, context, many) -> None:
+        entry = stats[" ".join(statement.split())[:110]]
+        entry[0] += 1
+        entry[1] += time.perf_counter() - conn.info["started"]
+
+    return stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    n = parser.parse_args().rows
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from servers import pg_cluster  # the tests' throwaway cluster
+
+    with pg_cluster(("events",)) as pg:
+        store = EventStore(pg.url("events"), model_name="bench-model")
+        store.migrate()
+        fill(store, n)
+        _look(store, _at(n))
+        cursor = int((_at(n) - FIRST) / STEP_S) + 1
+        fill(store, n // 100, offset=cursor)
+        cursor += n // 100
+        stats = _timed(store)
+        for name, at in (("next look (+1 %)", _at(cursor)), ("repeat look", _at(cursor) + 5)):
+            stats.clear()
+            start = time.perf_counter()
+            _look(store, at)
+            total = time.perf_counter() - start
+            sql = sum(v[1] for v in stats.values())
+            print(f"{name}: {total:.2f} s, of which SQL {sql:.2f} s")
+            for statement, (count, seconds) in sorted(stats.items(), key=lambda kv: -kv[1][1])[:8]:
+                print(f"  {seconds:6.2f} s  x{count:<3d} {statement}")
+        store.dispose()
+
+
+if __name__ == "__main__":
+    main()
