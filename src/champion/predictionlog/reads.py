@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pandas as pd
-from sqlalchemy import Integer, func, select
+from sqlalchemy import func, select
 
 from champion.abtest import Decision, Look, Policy
 from champion.drift import ReferenceProfile, WindowSummary
+from champion.predictionlog import live_report
 from champion.predictionlog.aggregates import Trial
 from champion.predictionlog.drift_window import window_summary
 from champion.predictionlog.evaluation import decide_in_database
@@ -172,48 +173,30 @@ class LogReads:
         return [(orjson.loads(features), orjson.loads(label)) for features, label in rows]
 
     def variant_stats(self, experiment_id: str) -> list[VariantStats]:
-        """Per-variant counts, label coverage, accuracy or MAE, and latency."""
-        p, f = predictions, feedback
-        joined = p.outerjoin(f, p.c.request_id == f.c.request_id)
-        query = (
-            select(
-                p.c.variant,
-                func.count().label("n"),
-                func.count(f.c.request_id).label("labelled"),
-                func.sum((p.c.prediction == f.c.label).cast(Integer)).label("correct"),
-                func.avg(func.abs(p.c.prediction_num - f.c.label_num)).label("mae"),
-                func.avg(p.c.latency_ms).label("latency"),
-            )
-            .select_from(joined)
-            .where(p.c.experiment_id == experiment_id, p.c.model_name == self.model_name)
-            .group_by(p.c.variant)
-            .order_by(p.c.variant)
-        )
-        versions = (
-            select(p.c.variant, p.c.model_version)
-            .where(p.c.experiment_id == experiment_id, p.c.model_name == self.model_name)
-            .distinct()
-        )
+        """Per-variant counts, label coverage, accuracy or MAE, and latency: from the
+        running counts (:mod:`champion.predictionlog.live_report`), so a call reads what
+        arrived since the previous one, not the whole experiment."""
+        now = datetime.now(UTC).timestamp()
         with self._tx("read A/B report") as conn:
-            rows = conn.execute(query).mappings().all()
-            seen: dict[str, set[str]] = {}
-            for variant, version in conn.execute(versions).all():
-                seen.setdefault(variant, set()).add(version)
-        out = []
-        for row in rows:
-            labelled = int(row["labelled"] or 0)
-            out.append(
-                VariantStats(
-                    variant=row["variant"],
-                    model_versions=tuple(sorted(seen.get(row["variant"], ()), key=_version_key)),
-                    predictions=int(row["n"]),
-                    labelled=labelled,
-                    accuracy=(float(row["correct"] or 0) / labelled) if labelled else None,
-                    mae=float(row["mae"]) if row["mae"] is not None else None,
-                    mean_latency_ms=float(row["latency"]) if row["latency"] is not None else None,
-                )
+            current, kept, previous = live_report.tally(
+                conn, self.model_name, experiment_id, now=now
             )
-        return out
+        if kept is not None:
+            with self._tx("keep A/B report counts") as conn:
+                live_report.keep(conn, self.model_name, experiment_id, kept, previous)
+        return [
+            VariantStats(
+                variant=variant,
+                model_versions=tuple(sorted(c.versions, key=_version_key)),
+                predictions=int(c.served),
+                labelled=int(c.labelled),
+                accuracy=c.right / c.labelled if c.labelled else None,
+                mae=c.abs_error / c.abs_errors if c.abs_errors else None,
+                mean_latency_ms=c.latency / c.served if c.served else None,
+            )
+            for variant, c in sorted(current.variants.items())
+            if c.served or c.labelled
+        ]
 
 
 def _version_key(version: str) -> tuple[int, str]:

@@ -25,8 +25,9 @@ from sqlalchemy import (
 
 #: 2: failures; 3: both models' answers, the phase; 4: scoped by model; 5: label sources;
 #: 6: the A/B evaluation's running sums (ab_state, ab_unit_sums), labels indexed by arrival;
-#: 7: each label carries its prediction's time; PostgreSQL partitions both tables by day
-SCHEMA_VERSION = 7
+#: 7: each label carries its prediction's time; PostgreSQL partitions both tables by day;
+#: 8: the live report's running counts (ab_report_state)
+SCHEMA_VERSION = 8
 metadata = MetaData()
 
 schema_version = Table(
@@ -173,4 +174,17 @@ ab_unit_sums = Table(
     Column("unit", String(600), primary_key=True),  # "<phase>:u:<user>" or "<phase>:r:<id>"
     Column("n", Float, nullable=False),
     Column("s", Float, nullable=False),
+)
+
+# The live report's running counts per experiment (champion.predictionlog.live_report):
+# a cache like ab_state — dropping a row costs one pass over the experiment, nothing else.
+ab_report_state = Table(
+    "ab_report_state",
+    metadata,
+    Column("model_name", String(256), primary_key=True),
+    Column("experiment_id", String(64), primary_key=True),
+    Column("upto", Float, nullable=False),  # rows served and labels received up to this
+    Column("served", Float, nullable=False),  # the experiment's rows up to upto (backfills)
+    Column("counts", Text, nullable=False),  # JSON: variant -> counts and sums
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
