@@ -1,11 +1,11 @@
 """Where an A/B look's time goes on PostgreSQL: the SQL statements of one look, timed.
 
-    python benchmarks/look_statements.py [--rows 1000000]
+    python benchmarks/look_statements.py [--rows 1000000] [--new-share 0.01]
 
 Fills a PostgreSQL cluster it starts in a temporary directory with the benchmark
 experiment of ``log_scale.py`` (``_log_fill.py``), takes a first look, adds 1 % more
-rows, then times a next look and a repeat look statement by statement (SQLAlchemy's
-cursor events) and prints the slowest statements of each with their count.
+rows (``--new-share``), then times a next look and a repeat look statement by statement
+(SQLAlchemy's cursor events) and prints the slowest statements of each with their count.
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def _timed(store: EventStore) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    n = parser.parse_args().rows
+    parser.add_argument("--new-share", type=float, default=0.01)
+    args = parser.parse_args()
+    n, new = args.rows, max(1, int(args.rows * args.new_share))
     sys.path.insert(0, str(HERE.parent / "tests"))
     from servers import pg_cluster  # the tests' throwaway cluster
 
@@ -68,10 +70,11 @@ def main() -> None:
         fill(store, n)
         _look(store, _at(n))
         cursor = int((_at(n) - FIRST) / STEP_S) + 1
-        fill(store, n // 100, offset=cursor)
-        cursor += n // 100
+        fill(store, new, offset=cursor)
+        cursor += new
         stats = _timed(store)
-        for name, at in (("next look (+1 %)", _at(cursor)), ("repeat look", _at(cursor) + 5)):
+        label = f"next look (+{new:,} rows)"
+        for name, at in ((label, _at(cursor)), ("repeat look", _at(cursor) + 5)):
             stats.clear()
             start = time.perf_counter()
             _look(store, at)

@@ -39,7 +39,7 @@ from champion.abtest.decision import Policy
 from champion.drift.detect import DriftConfig
 from champion.errors import ConfigError
 from champion.training.config import TrainConfig
-from champion.types import ABMode, Correction, DriftRule
+from champion.types import ABMode, Correction, DriftRule, DriftUnit
 
 ENV_FILE = ".env"
 PREFIX = "CHAMPION_"
@@ -85,7 +85,14 @@ class DriftSettings(Group):
         2000,
         "CHAMPION_DRIFT_WINDOW",
         ge=10,
-        description="Latest served rows the drift check compares with the reference.",
+        description="Latest served rows (or users, by unit user) the drift check compares "
+        "with the reference.",
+    )
+    unit: DriftUnit = setting(
+        DriftUnit.USER,
+        "CHAMPION_DRIFT_UNIT",
+        description="user: each user's latest row counts once (a user's rows are alike); "
+        "row: every row.",
     )
 
     def config(self, **overrides: object) -> DriftConfig:

@@ -102,6 +102,13 @@ class DriftRule(StrEnum):
     SHARE = "share"  # at least ``share_threshold`` of the features drifted
 
 
+class DriftUnit(StrEnum):
+    """What one observation of the drift window is."""
+
+    USER = "user"  # a user's latest row (rows without a user each count once)
+    ROW = "row"  # every row (right only when rows are independent)
+
+
 class Correction(StrEnum):
     """Multiple-testing correction of the per-feature tests."""
 

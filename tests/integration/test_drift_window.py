@@ -1,8 +1,8 @@
 """The drift check's window counted in SQL gives the verdict and every statistic of the
 row-based check on the same rows (SQLite and PostgreSQL), including ints and floats,
 missing keys and nulls, booleans, a level the reference never saw and a shifted
-feature; and KS from the grid on a large window is within 1/1000 of the exact
-statistic, never above it."""
+feature; by user, each user's latest row once; and KS from the grid on a large window
+is within 1/1000 of the exact statistic, never above it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from champion.drift import DriftConfig, build_profile, check_drift, check_summar
 from champion.lifecycle.drift_check import served_frame
 from champion.predictionlog import EventStore
 from champion.predictionlog.drift_window import window_summary
+from champion.types import DriftUnit
 
 from servers import pg_cluster, postgres_available
 
@@ -58,13 +59,17 @@ def served(n: int, seed: int, shift: float) -> list[dict]:
     return rows
 
 
-def log(store: EventStore, features: list[dict]) -> None:
+def log(
+    store: EventStore, features: list[dict], users: list[str | None] | None = None, start: int = 0
+) -> None:
     import orjson
+
+    users = users or [None] * len(features)
 
     rows = [
         {
-            "request_id": str(uuid.uuid4()), "created_at": START + timedelta(seconds=i),
-            "experiment_id": "e", "user_id": None, "variant": "A",
+            "request_id": str(uuid.uuid4()), "created_at": START + timedelta(seconds=start + i),
+            "experiment_id": "e", "user_id": users[i], "variant": "A",
             "model_name": store.model_name, "model_version": "1",
             "features": orjson.dumps(f).decode(), "prediction": "1", "prediction_num": 1.0,
             "probability": 0.5, "latency_ms": 1.0, "phase": None, "version_a": "1",
@@ -105,10 +110,37 @@ def check_both(store: EventStore, seed: int) -> None:
     assert "age" in window.drifted_features and "city" in window.drifted_features
 
 
+def check_users(store: EventStore, seed: int) -> None:
+    """By user, the window is each of the latest users' latest row (rows without a user
+    count each), among the latest ten windows' worth of rows; by row, every row."""
+    schema = Schema(target="y", task=None, numeric=NUMERIC, categorical=CATEGORICAL)
+    profile = build_profile(reference(seed), NUMERIC, CATEGORICAL)
+    rng = np.random.default_rng(seed)
+    features = served(6_000, seed + 2, shift=0.0)
+    users = [None if rng.random() < 0.1 else f"u{rng.integers(400)}" for _ in features]
+    log(store, features, users, start=10_000)  # after check_both's rows, without users
+    ordered = pd.DataFrame({"user": users, "i": range(len(users))}).iloc[::-1]
+    for limit in (100, 300, 1_000):
+        recent = ordered.head(10 * limit)
+        unit = recent["user"].fillna("row:" + recent["i"].astype(str))
+        chosen = recent[~unit.duplicated()].head(limit)["i"]
+        frame = served_frame([features[i] for i in chosen], schema)
+        by_user = store.served_summary(profile, limit=limit, unit=DriftUnit.USER)
+        equal_results(check_summary(profile, by_user), check_drift(profile, frame))
+        assert by_user.rows == min(limit, chosen.size)
+        by_row = store.served_summary(profile, limit=limit, unit=DriftUnit.ROW)
+        assert by_row.rows == limit
+        rows = served_frame(list(reversed(features[-limit:])), schema)
+        equal_results(check_summary(profile, by_row), check_drift(profile, rows))
+        # users repeat: the window of `limit` units reaches further back than `limit` rows
+        assert chosen.iloc[0] - chosen.iloc[-1] + 1 > limit
+
+
 def test_the_sql_window_equals_the_rows_on_sqlite(tmp_path) -> None:
     store = EventStore(f"sqlite:///{tmp_path / 'events.db'}", model_name="fares")
     store.migrate()
     check_both(store, seed=3)
+    check_users(store, seed=3)
     store.dispose()
 
 
@@ -118,6 +150,7 @@ def test_the_sql_window_equals_the_rows_on_postgresql_and_the_grid_bounds_ks() -
         store = EventStore(pg.url("events"), model_name="fares")
         store.migrate()
         check_both(store, seed=5)
+        check_users(store, seed=5)
         profile = build_profile(reference(5), NUMERIC, CATEGORICAL)
         with store.engine.begin() as conn:
             exact = window_summary(conn, "fares", profile, limit=5_500)

@@ -3,10 +3,13 @@ store and a real SQLite prediction log."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from champion.cli import main
 from champion.datasets import Dataset
+from champion.drift.lifetime import spending
 from champion.lifecycle import bootstrap, check_served_drift, drift_retrain
 from champion.predictionlog import EventStore
 from champion.settings import load_settings
@@ -84,3 +87,15 @@ def test_cli_drift_check_and_errors(world, titanic, monkeypatch, capsys) -> None
         main(["lifecycle", "drift-check", "--fail-on-drift"])
     assert exit_info.value.code == 3
     assert "DRIFT" in capsys.readouterr().out
+    # each check is numbered in the reference's life and spends a smaller share of alpha
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lifecycle", "drift-check", "--json"])
+    assert exit_info.value.code == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["check"] == 2 and second["drifted"]
+    expected = settings.drift.alpha * spending(2)
+    assert second["alpha_check"] == pytest.approx(expected, rel=1e-12)
+    history = store.drift_history()
+    assert [h.check_number for h in history] == [2, 1] and all(h.drifted for h in history)
+    assert history[1].alpha_check == pytest.approx(settings.drift.alpha * spending(1))
+    assert set(history[0].features) == set(titanic.schema.features)

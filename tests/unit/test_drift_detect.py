@@ -13,7 +13,9 @@ from champion.drift import (
     ReferenceProfile,
     build_profile,
     check_drift,
+    check_summary,
     detect_drift,
+    summarize_frame,
 )
 from champion.errors import InvalidInputError
 from champion.types import MISSING
@@ -95,12 +97,67 @@ def test_rules_decide_and_say_why() -> None:
     assert not low.drifted and "<=" in low.reason
 
 
-def test_bonferroni_divides_alpha_over_features() -> None:
+def test_bonferroni_divides_the_check_level_over_features() -> None:
     ref = pd.DataFrame({f"x{i}": np.arange(100.0) for i in range(5)})
     result = detect_drift(ref, ref, list(ref.columns), config=DriftConfig(alpha=0.05))
+    assert result.check is None and result.alpha_check == pytest.approx(0.05)
     assert result.alpha_per_feature == pytest.approx(0.01)
     plain = detect_drift(ref, ref, list(ref.columns), config=DriftConfig(correction="none"))
     assert plain.alpha_per_feature == 0.05 and not plain.drifted
+
+
+def test_a_scheduled_check_spends_its_share_of_alpha() -> None:
+    ref = pd.DataFrame({f"x{i}": np.arange(100.0) for i in range(4)})
+    profile = build_profile(ref, list(ref.columns), [])
+    summary = summarize_frame(profile, ref)
+    s = sum(1.0 / (n * np.log(n) ** 2) for n in range(2, 10**6 + 1)) + 1 / np.log(1e6)
+    for check in (1, 2, 24, 8760):
+        result = check_summary(profile, summary, DriftConfig(alpha=0.05), check=check)
+        share = 1.0 / (s * (check + 1) * np.log(check + 1) ** 2)
+        assert result.check == check
+        assert result.alpha_check == pytest.approx(0.05 * share, rel=1e-9)
+        assert result.alpha_per_feature == pytest.approx(0.05 * share / 4, rel=1e-9)
+    with pytest.raises(InvalidInputError, match="check must be at least 1"):
+        check_summary(profile, summary, check=0)
+
+
+def test_a_large_psi_alone_is_no_alarm_in_a_small_window() -> None:
+    """PSI > 0.2 is common by chance in a 30-row window of a continuous feature: it is
+    reported beside its no-drift level, and the test decides."""
+    rng = np.random.default_rng(4)
+    ref = pd.DataFrame({"x": rng.normal(size=5000)})
+    profile = build_profile(ref, ["x"], [])
+    large = 0
+    for _ in range(200):
+        result = check_drift(profile, pd.DataFrame({"x": rng.normal(size=30)}))
+        feature = result.features[0]
+        large += feature.psi > 0.2
+        assert feature.psi_null is not None and feature.psi_null > 0.2
+        assert not result.drifted or feature.p_value < result.alpha_per_feature
+    drifted = sum(
+        check_drift(profile, pd.DataFrame({"x": rng.normal(size=30)})).drifted for _ in range(200)
+    )
+    assert large > 60  # about half of such windows
+    # the test's 5 %: Binomial(200, 0.05) has mean 10 and sd 3.1 (PSI alone: ~100)
+    assert drifted <= 19
+
+
+def test_a_missing_share_change_is_found_in_a_ks_feature() -> None:
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({"x": rng.normal(size=3000)})
+    cur = pd.DataFrame({"x": np.where(rng.random(2000) < 0.3, np.nan, rng.normal(size=2000))})
+    result = detect_drift(ref, cur, ["x"])
+    feature = result.features[0]
+    assert feature.test == "ks" and feature.statistic < 0.05  # the present values agree
+    assert result.drifted and "PSI" in feature.reason
+
+
+def test_a_discrete_numeric_is_tested_on_its_levels() -> None:
+    rng = np.random.default_rng(6)
+    ref = pd.DataFrame({"x": rng.poisson(3.0, size=4000).astype(float)})
+    cur = pd.DataFrame({"x": rng.poisson(3.4, size=1500).astype(float)})
+    result = detect_drift(ref, cur, ["x"])
+    assert result.features[0].test == "chi2" and result.drifted
 
 
 def test_profile_json_round_trip_gives_identical_results(titanic) -> None:

@@ -136,7 +136,7 @@ def test_groups_build_the_pure_policies() -> None:
 @pytest.mark.parametrize(
     ("policy", "group", "not_settings"),
     [
-        (DriftConfig, "drift", {"eps"}),
+        (DriftConfig, "drift", {"eps", "seed"}),
         (Policy, "ab", {"srm_alpha"}),
         (TrainConfig, "training", {"task", "estimators", "min_precision", "min_rows"}),
     ],

@@ -2,23 +2,33 @@
 
 A feature has drifted when
 
-* its PSI is above ``psi_threshold`` (a large shift, whatever the sample size), or
-* its test rejects — KS for numerics, chi-square for categoricals — at level ``alpha``
-  (Bonferroni-corrected over the monitored features by default) **and** its effect size
-  reaches a floor: KS statistic >= ``ks_floor`` for numerics, PSI >= ``psi_floor`` for
-  categoricals. With a million rows a p-value is tiny for a shift nobody cares about;
-  the floor keeps such shifts from raising an alarm.
+* its test rejects at this check's level — KS for continuous numerics; chi-square for
+  categoricals and for numerics with few distinct values (``DISCRETE_LEVELS``: KS is
+  conservative under ties and loses power), levels with small expected counts pooled
+  so the chi-square's tail holds — Bonferroni-corrected over the monitored features by
+  default, **and**
+* its effect size reaches a floor: KS statistic >= ``ks_floor`` for numerics tested by
+  KS, PSI >= ``psi_floor`` otherwise. With a million rows a p-value is tiny for a shift
+  nobody cares about; the floor keeps such shifts from raising an alarm.
+
+PSI is reported beside the PSI a window of this size shows 95 % of the time without
+drift (a 50-row window of a continuous feature shows PSI > 0.2 by chance about half the
+time); a PSI above ``psi_threshold`` marks a shift as large but raises no alarm without
+the test. A one-off check tests at ``alpha``; the ``j``-th check of a scheduled series
+at ``alpha * w(j)`` (:mod:`champion.drift.lifetime`), so that the chance of a false
+alarm over a reference's whole life is at most ``alpha``.
 
 The dataset verdict follows one rule:
 
 * ``any`` (default): at least one feature has drifted;
 * ``mean_psi``: the mean PSI over the monitored features is above ``drift_threshold``
-  (the rule of the original pipeline);
+  (the rule of the original pipeline) and at least one feature's test rejects;
 * ``share``: at least ``share_threshold`` of the features have drifted.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -26,13 +36,21 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from champion.drift.lifetime import spending
 from champion.drift.profile import (
     CategoricalProfile,
     NumericProfile,
     ReferenceProfile,
     build_profile,
 )
-from champion.drift.stats import PSI_EPS, chi_square_test, ks_test, ks_test_grid, psi
+from champion.drift.stats import (
+    PSI_EPS,
+    chi_square_pooled,
+    ks_test,
+    ks_test_grid,
+    missing_share_test,
+    psi,
+)
 from champion.drift.window import (
     CategoricalWindow,
     NumericWindow,
@@ -45,6 +63,13 @@ from champion.types import MISSING, Correction, DriftRule
 
 #: Categories shown per feature in charts (the rest are summed into "(other)").
 MAX_LEVELS_SHOWN = 30
+#: Windows drawn to find the PSI a window of a given size shows without drift.
+PSI_NULL_DRAWS = 400
+#: A numeric feature with at most this many distinct reference values is tested by
+#: chi-square on its bins (which are then its values, or nearly) instead of KS.
+DISCRETE_LEVELS = 30
+#: Smallest expected count per cell of a chi-square test; rarer levels are pooled.
+MIN_EXPECTED = 5.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +86,7 @@ class DriftConfig:
     correction: Correction = Correction.BONFERRONI
     bins: int = 10
     eps: float = PSI_EPS
+    seed: int = 0  # the draws behind the reported no-drift PSI level
 
     def __post_init__(self) -> None:
         problems = []
@@ -101,7 +127,7 @@ class FeatureDrift:
     n_reference: int
     n_current: int
     psi: float
-    test: Literal["ks", "chi2"]
+    test: Literal["ks", "chi2"]  # numerics with few distinct values: chi2 on their bins
     statistic: float
     p_value: float
     missing_reference: float  # share of missing values
@@ -113,6 +139,7 @@ class FeatureDrift:
     current_shares: tuple[float, ...]
     mean_reference: float | None = None
     mean_current: float | None = None
+    psi_null: float | None = None  # PSI a window this size shows 95 % of the time anyway
 
     @property
     def missing_change(self) -> float:
@@ -134,6 +161,9 @@ class DriftResult:
     n_current: int
     features: tuple[FeatureDrift, ...]
     config: DriftConfig
+    check: int | None = None  # its place in the reference's scheduled checks (None: one-off)
+    alpha_check: float = 0.0  # the level of this check (alpha, or its share of it)
+    min_rows: int = 0  # fewer rows than this cannot show even a large shift at this level
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
@@ -172,8 +202,8 @@ def _shares(counts: np.ndarray) -> tuple[float, ...]:
 
 
 def _ks(ref: NumericProfile, win: NumericWindow) -> tuple[float, float]:
-    if not win.present:  # every current value is missing: the missing bin carries the PSI
-        return 1.0, 0.0
+    if not win.present or not ref.n:  # no values on one side: only missingness to test
+        return 0.0, 1.0
     if win.values is not None:
         test = ks_test(ref.sample, win.values)
     elif win.below is not None:
@@ -183,6 +213,22 @@ def _ks(ref: NumericProfile, win: NumericWindow) -> tuple[float, float]:
     return test.statistic, test.p_value
 
 
+def _numeric_test(
+    ref: NumericProfile, win: NumericWindow, ref_counts: np.ndarray, cur_counts: np.ndarray
+) -> tuple[str, float, float]:
+    """(test, statistic, p-value) of one numeric feature: chi-square on the bins for a
+    feature with few distinct values, otherwise KS on the values and, when values are
+    missing on either side, a test of the missing share (the smaller p-value, doubled)."""
+    if np.unique(ref.sample).size <= DISCRETE_LEVELS:
+        test = chi_square_pooled(ref_counts, cur_counts, MIN_EXPECTED)
+        return "chi2", test.statistic, test.p_value
+    statistic, p_value = _ks(ref, win)
+    if ref.missing or win.missing:
+        missing = missing_share_test(ref.missing, ref.n + ref.missing, win.missing, win.rows)
+        p_value = min(1.0, 2 * min(p_value, missing))
+    return "ks", statistic, p_value
+
+
 def _numeric_stats(ref: NumericProfile, win: NumericWindow, eps: float) -> dict[str, Any]:
     ref_counts, cur_counts = ref.counts, np.asarray(win.counts, dtype=np.int64)
     labels = _numeric_labels(ref.edges)
@@ -190,13 +236,13 @@ def _numeric_stats(ref: NumericProfile, win: NumericWindow, eps: float) -> dict[
         ref_counts = np.append(ref_counts, ref.missing)
         cur_counts = np.append(cur_counts, win.missing)
         labels.append(MISSING)
-    statistic, p_value = _ks(ref, win)
+    test, statistic, p_value = _numeric_test(ref, win, ref_counts, cur_counts)
     return {
         "kind": "numeric",
         "n_reference": ref.n + ref.missing,
         "n_current": win.rows,
         "psi": psi(ref_counts, cur_counts, eps),
-        "test": "ks",
+        "test": test,
         "statistic": statistic,
         "p_value": p_value,
         "missing_reference": ref.missing / (ref.n + ref.missing),
@@ -206,6 +252,7 @@ def _numeric_stats(ref: NumericProfile, win: NumericWindow, eps: float) -> dict[
         "current_shares": _shares(cur_counts),
         "mean_reference": ref.mean,
         "mean_current": win.mean,
+        "null_counts": ref_counts,
     }
 
 
@@ -218,7 +265,7 @@ def _categorical_stats(
     levels += sorted(k for k in cur if k not in ref.counts)
     ref_counts = np.array([ref.counts.get(k, 0) for k in levels], dtype=np.int64)
     cur_counts = np.array([cur.get(k, 0) for k in levels], dtype=np.int64)
-    test = chi_square_test(ref_counts, cur_counts)
+    test = chi_square_pooled(ref_counts, cur_counts, MIN_EXPECTED)
     n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
     shown_ref, shown_cur, shown = ref_counts, cur_counts, levels
     if len(levels) > MAX_LEVELS_SHOWN:
@@ -239,28 +286,45 @@ def _categorical_stats(
         "bins": tuple(shown),
         "reference_shares": _shares(shown_ref),
         "current_shares": _shares(shown_cur),
+        "null_counts": ref_counts,
     }
+
+
+@functools.lru_cache(maxsize=256)  # a schedule checks one reference at one size
+def _psi_null(reference: tuple[int, ...], n: int, eps: float, seed: int) -> float:
+    """The 95th percentile of the PSI of ``n``-row windows drawn from the reference's
+    own shares: what a window this size shows without any drift."""
+    ref = np.asarray(reference, dtype=np.float64)
+    shares = ref / ref.sum()
+    rng = np.random.default_rng([seed, n])
+    draws = rng.multinomial(n, shares, size=PSI_NULL_DRAWS) / n
+    p, q = np.maximum(shares, eps), np.maximum(draws, eps)
+    return float(np.quantile(np.sum((q - p) * np.log(q / p), axis=1), 0.95))
 
 
 def _decide(stats: dict[str, Any], config: DriftConfig, alpha: float) -> tuple[bool, str]:
     value, p = stats["psi"], stats["p_value"]
     test = "KS" if stats["test"] == "ks" else "chi-square"
-    if value > config.psi_threshold:
-        return True, f"PSI {value:.3f} > psi_threshold {config.psi_threshold:g}"
-    if stats["kind"] == "numeric":
+    shown = f"PSI {value:.3f} (no drift: <= {stats['psi_null']:.3f} at {stats['n_current']} rows"
+    shown += " 95 % of the time)"
+    if p >= alpha:
+        return False, f"{test} p={p:.2g} >= {alpha:.3g}; {shown}"
+    if stats["test"] == "ks":
         effect, floor, effect_name = stats["statistic"], config.ks_floor, "KS statistic"
+        if effect < floor and value >= config.psi_floor:  # a change in missingness
+            effect, floor, effect_name = value, config.psi_floor, "PSI"
     else:
         effect, floor, effect_name = value, config.psi_floor, "PSI"
-    if p < alpha:
-        if effect >= floor:
-            return True, (
-                f"{test} p={p:.2g} < {alpha:.3g} and {effect_name} {effect:.3f} >= floor {floor:g}"
-            )
+    if effect < floor:
         return False, (
             f"{test} p={p:.2g} < {alpha:.3g} but {effect_name} {effect:.3f} < floor {floor:g}: "
             "negligible shift"
         )
-    return False, f"PSI {value:.3f} <= {config.psi_threshold:g} and {test} p={p:.2g} >= {alpha:.3g}"
+    large = f"; large: PSI above psi_threshold {config.psi_threshold:g}"
+    return True, (
+        f"{test} p={p:.2g} < {alpha:.3g} and {effect_name} {effect:.3f} >= floor {floor:g}; "
+        f"{shown}{large if value > config.psi_threshold else ''}"
+    )
 
 
 def check_drift(
@@ -279,17 +343,72 @@ def check_drift(
     return check_summary(profile, summarize_frame(profile, current), config)
 
 
+#: The shift the smallest useful window must be able to show: KS statistic 0.5 (half of
+#: a feature's distribution moved past the other half).
+LARGE_SHIFT_KS = 0.5
+
+
+def smallest_window(n_reference: int, alpha: float) -> int:
+    """The fewest rows with which a window could show even a large shift (KS statistic
+    ``LARGE_SHIFT_KS``) against ``n_reference`` rows at level ``alpha``: the effective
+    size at which the KS tail ``2 exp(-2 n D^2)`` falls below ``alpha``."""
+    n_eff = np.log(2.0 / alpha) / (2.0 * LARGE_SHIFT_KS**2)
+    if n_eff >= n_reference:  # even an endless window cannot: the reference is too small
+        return 1 << 30
+    return int(np.ceil(n_eff * n_reference / (n_reference - n_eff)))
+
+
+def _verdict(
+    results: list[FeatureDrift], config: DriftConfig, alpha: float, rows: int, min_rows: int
+) -> tuple[bool, str]:
+    n_features = len(results)
+    drifted_names = [f.feature for f in results if f.drifted]
+    listed = ", ".join(drifted_names) or "none"
+    too_few = (
+        f"; {rows} rows are too few to show even a large shift at this check's level "
+        f"(at least {min_rows})"
+        if rows < min_rows
+        else ""
+    )
+    if config.rule == DriftRule.ANY:
+        verdict = bool(drifted_names)
+        reason = f"{len(drifted_names)} of {n_features} features drifted ({listed}); rule any"
+    elif config.rule == DriftRule.MEAN_PSI:
+        mean_psi = float(np.mean([f.psi for f in results]))
+        rejected = any(f.p_value < alpha for f in results)
+        verdict = mean_psi > config.drift_threshold and rejected
+        sign = ">" if mean_psi > config.drift_threshold else "<="
+        reason = f"mean PSI {mean_psi:.3f} {sign} drift_threshold {config.drift_threshold:g}"
+        if mean_psi > config.drift_threshold and not rejected:
+            reason += " but no feature's test rejects (within the chance of this window size)"
+    else:
+        share = len(drifted_names) / n_features
+        verdict = share >= config.share_threshold
+        sign = ">=" if verdict else "<"
+        reason = (
+            f"{len(drifted_names)} of {n_features} features drifted ({listed}): share "
+            f"{share:.2f} {sign} {config.share_threshold:g}; rule share"
+        )
+    return verdict, reason + too_few
+
+
 def check_summary(
-    profile: ReferenceProfile, summary: WindowSummary, config: DriftConfig | None = None
+    profile: ReferenceProfile,
+    summary: WindowSummary,
+    config: DriftConfig | None = None,
+    *,
+    check: int | None = None,
 ) -> DriftResult:
-    """The verdict from a window's counts (:mod:`champion.drift.window`)."""
+    """The verdict from a window's counts (:mod:`champion.drift.window`); ``check``: this
+    check's place (1, 2, ...) in the reference's scheduled checks, None for a one-off."""
     config = config or DriftConfig()
     if summary.rows == 0:
         raise InvalidInputError("the current data has no rows")
+    if check is not None and check < 1:
+        raise InvalidInputError(f"check must be at least 1, got {check}")
     n_features = len(profile.features)
-    alpha = (
-        config.alpha / n_features if config.correction == Correction.BONFERRONI else config.alpha
-    )
+    alpha_check = config.alpha * (spending(check) if check is not None else 1.0)
+    alpha = alpha_check / n_features if config.correction == Correction.BONFERRONI else alpha_check
     numeric = {w.name: w for w in summary.numeric}
     categorical = {w.name: w for w in summary.categorical}
     per_feature = [
@@ -301,39 +420,28 @@ def check_summary(
     ]
     results = []
     for stats in per_feature:
+        reference = tuple(int(c) for c in stats.pop("null_counts"))
+        stats["psi_null"] = _psi_null(reference, stats["n_current"], config.eps, config.seed)
         drifted, reason = _decide(stats, config, alpha)
         results.append(FeatureDrift(drifted=drifted, reason=reason, **stats))
-
-    mean_psi = float(np.mean([f.psi for f in results]))
-    drifted_names = [f.feature for f in results if f.drifted]
-    share = len(drifted_names) / n_features
-    listed = ", ".join(drifted_names) or "none"
-    if config.rule == DriftRule.ANY:
-        verdict = bool(drifted_names)
-        reason = f"{len(drifted_names)} of {n_features} features drifted ({listed}); rule any"
-    elif config.rule == DriftRule.MEAN_PSI:
-        verdict = mean_psi > config.drift_threshold
-        sign = ">" if verdict else "<="
-        reason = f"mean PSI {mean_psi:.3f} {sign} drift_threshold {config.drift_threshold:g}"
-    else:
-        verdict = share >= config.share_threshold
-        sign = ">=" if verdict else "<"
-        reason = (
-            f"{len(drifted_names)} of {n_features} features drifted ({listed}): share "
-            f"{share:.2f} {sign} {config.share_threshold:g}; rule share"
-        )
+    min_rows = smallest_window(profile.n_rows, alpha)
+    verdict, reason = _verdict(results, config, alpha, summary.rows, min_rows)
+    n_drifted = sum(f.drifted for f in results)
     return DriftResult(
         drifted=verdict,
         rule=config.rule,
         reason=reason,
-        mean_psi=mean_psi,
-        n_drifted=len(drifted_names),
-        share_drifted=share,
+        mean_psi=float(np.mean([f.psi for f in results])),
+        n_drifted=n_drifted,
+        share_drifted=n_drifted / n_features,
         alpha_per_feature=alpha,
         n_reference=profile.n_rows,
         n_current=summary.rows,
         features=tuple(results),
         config=config,
+        check=check,
+        alpha_check=alpha_check,
+        min_rows=min_rows,
     )
 
 

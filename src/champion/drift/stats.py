@@ -139,3 +139,62 @@ def chi_square_test(reference_counts: np.ndarray, current_counts: np.ndarray) ->
         return TestResult(0.0, 1.0)
     res = sps.chi2_contingency(table)
     return TestResult(float(res.statistic), float(res.pvalue))
+
+
+def pool_rare(
+    reference_counts: np.ndarray, current_counts: np.ndarray, min_expected: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge the rarest levels (by pooled count) into one until every cell of the 2 x k
+    table expects at least ``min_expected`` under homogeneity, or two levels are left.
+
+    With small expected counts the chi-square distribution misstates the statistic's
+    tail, which matters at the small levels a scheduled check tests at.
+    """
+    ref = np.asarray(reference_counts, dtype=np.float64)
+    cur = np.asarray(current_counts, dtype=np.float64)
+    keep = (ref + cur) > 0
+    ref, cur = ref[keep], cur[keep]
+    total = ref.sum() + cur.sum()
+    if ref.size < 2 or total <= 0:
+        return ref, cur
+    order = np.argsort(ref + cur, kind="stable")  # rarest first
+    ref, cur = ref[order], cur[order]
+    smaller_row = min(ref.sum(), cur.sum())
+    while ref.size > 2 and (ref[0] + cur[0]) * smaller_row / total < min_expected:
+        merged_ref, merged_cur = ref[0] + ref[1], cur[0] + cur[1]
+        ref, cur = ref[2:], cur[2:]
+        at = int(np.searchsorted(ref + cur, merged_ref + merged_cur))
+        ref, cur = np.insert(ref, at, merged_ref), np.insert(cur, at, merged_cur)
+    return ref, cur
+
+
+def chi_square_pooled(
+    reference_counts: np.ndarray, current_counts: np.ndarray, min_expected: float = 5.0
+) -> TestResult:
+    """:func:`chi_square_test` after :func:`pool_rare`; no test (p = 1) when even two
+    pooled levels cannot reach ``min_expected``."""
+    ref, cur = pool_rare(reference_counts, current_counts, min_expected)
+    total = ref.sum() + cur.sum()
+    if ref.size < 2 or (ref + cur).min() * min(ref.sum(), cur.sum()) / total < min_expected:
+        return TestResult(0.0, 1.0)
+    return chi_square_test(ref, cur)
+
+
+def missing_share_test(
+    missing_reference: int, n_reference: int, missing_current: int, n_current: int
+) -> float:
+    """p-value of a change in the share of missing values (2 x 2 chi-square, Fisher's
+    exact test when a cell expects fewer than 5)."""
+    table = np.array(
+        [
+            [missing_reference, n_reference - missing_reference],
+            [missing_current, n_current - missing_current],
+        ],
+        dtype=np.float64,
+    )
+    if (table.sum(axis=0) == 0).any():
+        return 1.0
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
+    if expected.min() < 5:
+        return float(sps.fisher_exact(table.astype(np.int64)).pvalue)
+    return float(sps.chi2_contingency(table).pvalue)

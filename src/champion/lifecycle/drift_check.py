@@ -11,13 +11,16 @@ import pandas as pd
 
 from champion.datasets import Schema
 from champion.drift import DriftResult, check_summary
-from champion.errors import NotFoundError
+from champion.errors import ConflictError, NotFoundError
 from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import EventStore
 from champion.settings import Settings
 from champion.tracking.registry import DATASET_TAG, VersionInfo
 from champion.tracking.runs import load_profile, run_schema
 from champion.types import Alias
+
+#: tries at a check number when checks of the same reference run at the same moment
+RECORD_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class ServedDrift:
             "reason": self.result.reason,
             "drifted_features": list(self.result.drifted_features),
             "mean_psi": self.result.mean_psi,
+            "check": self.result.check,
+            "alpha_check": self.result.alpha_check,
         }
 
 
@@ -88,16 +93,30 @@ def served_drift(
     since: datetime | None = None,
     challenger: str | None = None,
 ) -> ServedDrift:
-    """Compare the latest ``window`` served rows with the champion's reference profile."""
+    """Compare the latest ``window`` served rows with the champion's reference profile.
+
+    The check is numbered within the reference's life and recorded: its number sets
+    the share of ``alpha`` it spends, which keeps the chance of any false alarm over
+    all of the reference's checks at most ``alpha``.
+    """
     profile = load_profile(ws.tracking.client, info.run_id)
     # counted in the database: the window's rows never come to Python
+    drift = ws.settings.drift
     summary = ws.store.served_summary(
-        profile, limit=window or ws.settings.drift.window, since=since
+        profile, limit=window or drift.window, since=since, unit=drift.unit
     )
     if not summary.rows:
         raise NotFoundError("the prediction log has no served rows yet: nothing to check")
-    result = check_summary(profile, summary, ws.settings.drift.config())
-    return ServedDrift(info.version.version, result, summary.rows, challenger)
+    config = drift.config()
+    for _ in range(RECORD_ATTEMPTS):  # another check may take the number first
+        number = ws.store.next_drift_check(info.run_id)
+        result = check_summary(profile, summary, config, check=number)
+        try:
+            ws.store.record_drift_check(info.run_id, info.version.version, result)
+        except ConflictError:
+            continue
+        return ServedDrift(info.version.version, result, summary.rows, challenger)
+    raise ConflictError(f"{RECORD_ATTEMPTS} drift checks of one reference ran at once; retry")
 
 
 def check_served_drift(

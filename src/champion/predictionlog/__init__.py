@@ -1,6 +1,7 @@
 """The prediction log: predictions, labels (feedback), failures and the A/B
 configuration, on SQLite or PostgreSQL."""
 
+from champion.predictionlog.drift_checks import DriftCheckRecord
 from champion.predictionlog.reads import VariantStats
 from champion.predictionlog.store import (
     DEFAULT_EXPERIMENT,
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT",
     "DEFAULT_MODEL",
     "ABConfig",
+    "DriftCheckRecord",
     "EventStore",
     "FeedbackResult",
     "GroupCommitWriter",

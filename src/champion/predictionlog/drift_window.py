@@ -3,12 +3,13 @@ level, missing counts and means, computed in SQL — not the rows.
 
 The features are JSON text (a model's features are whatever its clients send; typed
 columns would need a migration per model). The window — the latest ``limit`` rows of
-the model — is parsed once into a temporary table of typed columns (PostgreSQL JSONB
-operators, SQLite's JSON1 functions); each feature's counts are then one GROUP BY over
-a plain column. KS needs more than bins: up to ``exact_up_to`` present values the sorted
-values themselves are read (one float per row, exact KS); above that, on PostgreSQL,
-the counts below each point of a grid of reference quantiles (``width_bucket``), from
-which KS is within 1/1000 of exact and conservative (``champion.drift.stats.ks_test_grid``).
+the model, or the latest row of each of its latest users — is parsed once into a
+temporary table of typed columns (PostgreSQL JSONB operators, SQLite's JSON1
+functions); each feature's counts are then one GROUP BY over a plain column. KS needs
+more than bins: up to ``exact_up_to`` present values the sorted values themselves are
+read (one float per row, exact KS); above that, on PostgreSQL, the counts below each
+point of a grid of reference quantiles (``width_bucket``), from which KS is within
+1/1000 of exact and conservative (``champion.drift.stats.ks_test_grid``).
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from champion.drift import (
     WindowSummary,
     ks_grid,
 )
-from champion.types import MISSING
+from champion.types import MISSING, DriftUnit
 
 TABLE = "champion_drift_values"
 #: Present values up to which KS reads them all (the reference keeps as many).
 EXACT_UP_TO = 50_000
+#: By user: the latest ``SCAN_FACTOR * limit`` rows are searched for ``limit`` users.
+SCAN_FACTOR = 10
 
 
 class _Dialect:
@@ -78,9 +81,23 @@ class _Dialect:
         return f"CASE {' '.join(cases)} ELSE {edges.size} END"
 
 
+def _window(where: str, unit: DriftUnit) -> str:
+    """The window's rows: the latest ``:limit`` rows, or with ``unit`` user the latest
+    row of each of the latest ``:limit`` users among the latest ``:scan`` rows."""
+    latest = "SELECT {columns} FROM predictions WHERE " + where + " ORDER BY created_at DESC"
+    if unit == DriftUnit.ROW:
+        return latest.format(columns="features") + " LIMIT :limit"
+    recent = latest.format(columns="features, created_at, user_id, request_id")
+    return (
+        "SELECT features FROM (SELECT features, created_at, ROW_NUMBER() OVER (PARTITION BY "
+        "COALESCE(user_id, request_id) ORDER BY created_at DESC) AS nth FROM ("
+        f"{recent} LIMIT :scan) s) r WHERE nth = 1 ORDER BY created_at DESC LIMIT :limit"
+    )
+
+
 def _fill(
     conn: Any, d: _Dialect, profile: ReferenceProfile, model: str, limit: int,
-    since: datetime | None,
+    since: datetime | None, unit: DriftUnit,
 ) -> None:  # fmt: skip
     """The window's features, parsed once into typed columns n0.., c0.."""
     real = "DOUBLE PRECISION" if d.postgres else "REAL"
@@ -89,7 +106,7 @@ def _fill(
     suffix = " ON COMMIT DROP" if d.postgres else ""
     conn.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
     conn.execute(text(f"CREATE TEMPORARY TABLE {TABLE} (k INTEGER, {', '.join(columns)}){suffix}"))
-    params: dict[str, Any] = {"model": model, "limit": limit}
+    params: dict[str, Any] = {"model": model, "limit": limit, "scan": limit * SCAN_FACTOR}
     exprs = ["1"]
     for i, ref in enumerate(profile.numeric):
         params[f"n{i}"] = d.key(ref.name)
@@ -105,8 +122,7 @@ def _fill(
     conn.execute(
         text(
             f"INSERT INTO {TABLE} ({', '.join(names)}) SELECT {', '.join(exprs)} FROM "
-            f"(SELECT {d.source()} FROM predictions WHERE {where} "
-            "ORDER BY created_at DESC LIMIT :limit) w"
+            f"(SELECT {d.source()} FROM ({_window(where, unit)}) u) w"
         ),
         params,
     )
@@ -148,10 +164,14 @@ def window_summary(
     limit: int,
     since: datetime | None = None,
     exact_up_to: int = EXACT_UP_TO,
+    unit: DriftUnit = DriftUnit.USER,
 ) -> WindowSummary:
-    """The counts the drift check needs of ``model``'s latest ``limit`` rows."""
+    """The counts the drift check needs of ``model``'s latest ``limit`` rows — or, by
+    ``unit`` user, of the latest row of each of its latest ``limit`` users: a user's rows
+    resemble each other, so counting them all would make ten rows of one user look like
+    ten independent observations (the tests' levels assume independent ones)."""
     d = _Dialect(conn.dialect.name)
-    _fill(conn, d, profile, model, limit, since)
+    _fill(conn, d, profile, model, limit, since, unit)
     n_numeric = len(profile.numeric)
     aggregates = ["count(*)"]
     aggregates += [f"count(n{i}), avg(n{i})" for i in range(n_numeric)]

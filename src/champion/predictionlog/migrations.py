@@ -14,7 +14,8 @@
 * 6 → 7: each label carries its prediction's time (filled in from it); on PostgreSQL both
   tables become partitioned by day, the existing rows one legacy partition
   (champion.predictionlog.partitions).
-* 7 → 8: the live report's running counts (a new table, made by ``create_all``).
+* 7 → 8: the live report's running counts and the drift checks' record (new tables,
+  made by ``create_all``).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from champion.predictionlog.aggregates import Trial
 from champion.predictionlog.drift_window import window_summary
 from champion.predictionlog.evaluation import decide_in_database
 from champion.predictionlog.schema import ab_config, failures, feedback, predictions
-from champion.types import ABMode, Task
+from champion.types import ABMode, DriftUnit, Task
 
 
 @dataclass(frozen=True)
@@ -135,12 +135,20 @@ class LogReads:
             return decide_in_database(conn, trial, policy, now=now.timestamp())
 
     def served_summary(
-        self, profile: ReferenceProfile, *, limit: int, since: datetime | None = None
+        self,
+        profile: ReferenceProfile,
+        *,
+        limit: int,
+        since: datetime | None = None,
+        unit: DriftUnit = DriftUnit.USER,
     ) -> WindowSummary:
-        """What the drift check needs of the ``limit`` latest predictions (newer than
-        ``since``), counted in the database (champion.predictionlog.drift_window)."""
+        """What the drift check needs of the ``limit`` latest predictions, or users' latest
+        predictions (newer than ``since``), counted in the database
+        (champion.predictionlog.drift_window)."""
         with self._tx("summarize served features") as conn:
-            return window_summary(conn, self.model_name, profile, limit=limit, since=since)
+            return window_summary(
+                conn, self.model_name, profile, limit=limit, since=since, unit=unit
+            )
 
     def served_features(self, *, limit: int, since: datetime | None = None) -> list[dict[str, Any]]:
         """The features of the ``limit`` latest predictions (newer than ``since``)."""

@@ -21,12 +21,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 #: 2: failures; 3: both models' answers, the phase; 4: scoped by model; 5: label sources;
 #: 6: the A/B evaluation's running sums (ab_state, ab_unit_sums), labels indexed by arrival;
 #: 7: each label carries its prediction's time; PostgreSQL partitions both tables by day;
-#: 8: the live report's running counts (ab_report_state)
+#: 8: the live report's running counts (ab_report_state), the drift checks' record
 SCHEMA_VERSION = 8
 metadata = MetaData()
 
@@ -187,4 +188,24 @@ ab_report_state = Table(
     Column("served", Float, nullable=False),  # the experiment's rows up to upto (backfills)
     Column("counts", Text, nullable=False),  # JSON: variant -> counts and sums
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every scheduled drift check of a reference (champion.predictionlog.drift_checks): its
+# place in the reference's life sets the share of alpha it spends, so the record is what
+# keeps the lifetime false-alarm bound; also the history the reports chart.
+drift_checks = Table(
+    "drift_checks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_name", String(256), nullable=False),
+    Column("reference", String(64), nullable=False),  # the reference's MLflow run id
+    Column("check_number", Integer, nullable=False),  # 1, 2, ... within the reference
+    Column("champion", String(32), nullable=False),  # the version whose reference it is
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("drifted", Integer, nullable=False),
+    Column("alpha_check", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("features", Text, nullable=False),  # JSON: name -> test, p-value, PSI, drifted
+    UniqueConstraint("model_name", "reference", "check_number", name="uq_drift_checks_number"),
 )

@@ -42,6 +42,7 @@ from champion.errors import (
     RowRejectedError,
 )
 from champion.predictionlog import partitions
+from champion.predictionlog.drift_checks import DriftChecks
 from champion.predictionlog.migrations import upgrade
 from champion.predictionlog.reads import LogReads
 from champion.predictionlog.schema import (
@@ -151,7 +152,7 @@ def make_engine(url: str, *, statement_timeout: float | None = None) -> Engine:
     )
 
 
-class EventStore(LogReads):
+class EventStore(LogReads, DriftChecks):
     """The prediction log of one model over one database. Several models may share the
     database: every read and write here is of ``model_name``'s rows only."""
 
