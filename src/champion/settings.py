@@ -88,6 +88,13 @@ class DriftSettings(Group):
         description="Latest served rows (or users, by unit user) the drift check compares "
         "with the reference.",
     )
+    auc_floor: float = setting(0.55, "CHAMPION_DRIFT_AUC_FLOOR", ge=0.5, lt=1)
+    joint: bool = setting(
+        True,
+        "CHAMPION_DRIFT_JOINT",
+        description="Also check the champion's score and the features' joint distribution "
+        "against its first served window (a classifier two-sample test).",
+    )
     unit: DriftUnit = setting(
         DriftUnit.USER,
         "CHAMPION_DRIFT_UNIT",

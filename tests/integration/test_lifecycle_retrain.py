@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from champion.cli import main
@@ -99,3 +100,29 @@ def test_cli_drift_check_and_errors(world, titanic, monkeypatch, capsys) -> None
     assert [h.check_number for h in history] == [2, 1] and all(h.drifted for h in history)
     assert history[1].alpha_check == pytest.approx(settings.drift.alpha * spending(1))
     assert set(history[0].features) == set(titanic.schema.features)
+
+
+def test_the_joint_check_finds_what_the_marginals_miss(world, titanic) -> None:
+    """Fare shuffled across rows keeps its distribution but loses its tie to the class
+    and the deck: no per-feature test can see it, the classifier two-sample test does."""
+    settings, store, holdout = world
+    schema = titanic.schema
+    log_traffic(store, make_traffic(holdout, 700, seed=5), schema, labelled=False)
+    log_traffic(store, make_traffic(holdout, 700, seed=6), schema, labelled=False)
+    calm = check_served_drift(settings, window=700)
+    assert calm.result.joint is not None, calm.note
+    # (the holdout resampled differs from the reference half by its own sampling error,
+    # which a per-feature test may see; the two live windows come from the same holdout)
+    assert not calm.result.joint.drifted, calm.result.joint.reason
+    assert calm.result.joint.n_reference == calm.result.joint.n_current == 700
+    shuffled = make_traffic(holdout, 700, seed=7)
+    rng = np.random.default_rng(7)
+    shuffled["Fare"] = rng.permutation(shuffled["Fare"].to_numpy())
+    log_traffic(store, shuffled, schema, labelled=False)
+    checked = check_served_drift(settings, window=700)
+    joint = checked.result.joint
+    assert joint is not None and joint.drifted and checked.result.drifted, joint.reason
+    assert joint.importances[0][0] in {"Fare", "Pclass", "Deck"}
+    assert "Fare" in [name for name, _ in joint.importances[:3]]
+    assert not checked.result.feature("Fare").drifted  # its own distribution is the same
+    assert checked.result.check == 2 and "(joint)" in checked.result.reason

@@ -1,6 +1,7 @@
 """Drift detection: reference profile, per-feature statistics, dataset verdict.
 
-Pure: numpy, scipy and pandas only (no MLflow, database, web or Airflow imports).
+Pure: numpy, scipy and pandas only (no MLflow, database, web, Airflow or learning
+library imports: the joint check's classifier is fitted by ``champion.training``).
 """
 
 from champion.drift.detect import (
@@ -11,6 +12,8 @@ from champion.drift.detect import (
     check_summary,
     detect_drift,
 )
+from champion.drift.joint import JointDrift, JointTest, auc_p_value
+from champion.drift.lifetime import spending
 from champion.drift.profile import (
     CategoricalProfile,
     NumericProfile,
@@ -32,10 +35,13 @@ __all__ = [
     "DriftConfig",
     "DriftResult",
     "FeatureDrift",
+    "JointDrift",
+    "JointTest",
     "NumericProfile",
     "NumericWindow",
     "ReferenceProfile",
     "WindowSummary",
+    "auc_p_value",
     "build_profile",
     "check_drift",
     "check_summary",
@@ -44,5 +50,6 @@ __all__ = [
     "ks_grid",
     "ks_test",
     "psi",
+    "spending",
     "summarize_frame",
 ]

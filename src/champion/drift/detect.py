@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from champion.drift.joint import JointDrift, JointTest, judge_joint
 from champion.drift.lifetime import spending
 from champion.drift.profile import (
     CategoricalProfile,
@@ -87,6 +88,7 @@ class DriftConfig:
     bins: int = 10
     eps: float = PSI_EPS
     seed: int = 0  # the draws behind the reported no-drift PSI level
+    auc_floor: float = 0.55  # a joint-drift classifier AUC below this never flags
 
     def __post_init__(self) -> None:
         problems = []
@@ -112,6 +114,8 @@ class DriftConfig:
             problems.append(f"correction must be bonferroni or none, got {self.correction!r}")
         if self.bins < 2:
             problems.append(f"bins must be at least 2, got {self.bins}")
+        if not 0.5 <= self.auc_floor < 1:
+            problems.append(f"auc_floor must be in [0.5, 1), got {self.auc_floor}")
         if not 0 < self.eps < 0.01:
             problems.append(f"eps must be in (0, 0.01), got {self.eps}")
         if problems:
@@ -164,6 +168,7 @@ class DriftResult:
     check: int | None = None  # its place in the reference's scheduled checks (None: one-off)
     alpha_check: float = 0.0  # the level of this check (alpha, or its share of it)
     min_rows: int = 0  # fewer rows than this cannot show even a large shift at this level
+    joint: JointDrift | None = None  # the classifier two-sample check, when it ran
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
@@ -359,10 +364,13 @@ def smallest_window(n_reference: int, alpha: float) -> int:
 
 
 def _verdict(
-    results: list[FeatureDrift], config: DriftConfig, alpha: float, rows: int, min_rows: int
-) -> tuple[bool, str]:
+    results: list[FeatureDrift], config: DriftConfig, alpha: float, rows: int, min_rows: int,
+    joint: JointDrift | None,
+) -> tuple[bool, str]:  # fmt: skip
     n_features = len(results)
     drifted_names = [f.feature for f in results if f.drifted]
+    if joint is not None and joint.drifted:
+        drifted_names.append("(joint)")
     listed = ", ".join(drifted_names) or "none"
     too_few = (
         f"; {rows} rows are too few to show even a large shift at this check's level "
@@ -375,7 +383,7 @@ def _verdict(
         reason = f"{len(drifted_names)} of {n_features} features drifted ({listed}); rule any"
     elif config.rule == DriftRule.MEAN_PSI:
         mean_psi = float(np.mean([f.psi for f in results]))
-        rejected = any(f.p_value < alpha for f in results)
+        rejected = any(f.p_value < alpha for f in results) or bool(joint and joint.drifted)
         verdict = mean_psi > config.drift_threshold and rejected
         sign = ">" if mean_psi > config.drift_threshold else "<="
         reason = f"mean PSI {mean_psi:.3f} {sign} drift_threshold {config.drift_threshold:g}"
@@ -392,48 +400,71 @@ def _verdict(
     return verdict, reason + too_few
 
 
-def check_summary(
-    profile: ReferenceProfile,
-    summary: WindowSummary,
-    config: DriftConfig | None = None,
-    *,
-    check: int | None = None,
-) -> DriftResult:
-    """The verdict from a window's counts (:mod:`champion.drift.window`); ``check``: this
-    check's place (1, 2, ...) in the reference's scheduled checks, None for a one-off."""
-    config = config or DriftConfig()
-    if summary.rows == 0:
-        raise InvalidInputError("the current data has no rows")
-    if check is not None and check < 1:
-        raise InvalidInputError(f"check must be at least 1, got {check}")
-    n_features = len(profile.features)
-    alpha_check = config.alpha * (spending(check) if check is not None else 1.0)
-    alpha = alpha_check / n_features if config.correction == Correction.BONFERRONI else alpha_check
+#: the model's score, checked as one more column against its early live distribution
+SCORE = "(model score)"
+
+
+def _family(
+    profile: ReferenceProfile, summary: WindowSummary, config: DriftConfig,
+    score: tuple[NumericProfile, NumericWindow] | None,
+) -> list[dict[str, Any]]:  # fmt: skip
     numeric = {w.name: w for w in summary.numeric}
     categorical = {w.name: w for w in summary.categorical}
-    per_feature = [
+    stats = [
         {"feature": p.name, **_numeric_stats(p, numeric[p.name], config.eps)}
         for p in profile.numeric
     ] + [
         {"feature": p.name, **_categorical_stats(p, categorical[p.name], config.eps)}
         for p in profile.categorical
     ]
+    if score is not None:
+        stats.append({"feature": SCORE, **_numeric_stats(*score, config.eps)})
+    return stats
+
+
+def check_summary(
+    profile: ReferenceProfile,
+    summary: WindowSummary,
+    config: DriftConfig | None = None,
+    *,
+    check: int | None = None,
+    score: tuple[NumericProfile, NumericWindow] | None = None,
+    joint: JointTest | None = None,
+) -> DriftResult:
+    """The verdict from a window's counts (:mod:`champion.drift.window`).
+
+    ``check``: this check's place (1, 2, ...) in the reference's scheduled checks, None
+    for a one-off. ``score``: the model's score in the window against its profile from
+    an earlier window; ``joint``: a classifier two-sample test. Both join the family the
+    level is divided over.
+    """
+    config = config or DriftConfig()
+    if summary.rows == 0:
+        raise InvalidInputError("the current data has no rows")
+    if check is not None and check < 1:
+        raise InvalidInputError(f"check must be at least 1, got {check}")
+    family = _family(profile, summary, config, score)
+    tests = len(family) + (joint is not None)
+    alpha_check = config.alpha * (spending(check) if check is not None else 1.0)
+    alpha = alpha_check / tests if config.correction == Correction.BONFERRONI else alpha_check
     results = []
-    for stats in per_feature:
+    for stats in family:
         reference = tuple(int(c) for c in stats.pop("null_counts"))
         stats["psi_null"] = _psi_null(reference, stats["n_current"], config.eps, config.seed)
         drifted, reason = _decide(stats, config, alpha)
         results.append(FeatureDrift(drifted=drifted, reason=reason, **stats))
+    judged = judge_joint(joint, alpha, config.auc_floor) if joint is not None else None
     min_rows = smallest_window(profile.n_rows, alpha)
-    verdict, reason = _verdict(results, config, alpha, summary.rows, min_rows)
-    n_drifted = sum(f.drifted for f in results)
+    verdict, reason = _verdict(results, config, alpha, summary.rows, min_rows, judged)
+    monitored = [f for f in results if f.feature != SCORE]
+    n_drifted = sum(f.drifted for f in monitored)
     return DriftResult(
         drifted=verdict,
         rule=config.rule,
         reason=reason,
-        mean_psi=float(np.mean([f.psi for f in results])),
+        mean_psi=float(np.mean([f.psi for f in monitored])),
         n_drifted=n_drifted,
-        share_drifted=n_drifted / n_features,
+        share_drifted=n_drifted / len(monitored),
         alpha_per_feature=alpha,
         n_reference=profile.n_rows,
         n_current=summary.rows,
@@ -442,6 +473,7 @@ def check_summary(
         check=check,
         alpha_check=alpha_check,
         min_rows=min_rows,
+        joint=judged,
     )
 
 

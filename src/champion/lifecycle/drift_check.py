@@ -4,23 +4,35 @@ training data (its reference profile, stored with its MLflow run)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from champion.datasets import Schema
-from champion.drift import DriftResult, check_summary
+from champion.drift import (
+    DriftResult,
+    JointTest,
+    NumericProfile,
+    NumericWindow,
+    build_profile,
+    check_summary,
+    summarize_frame,
+)
+from champion.drift.detect import SCORE
 from champion.errors import ConflictError, NotFoundError
 from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import EventStore
 from champion.settings import Settings
 from champion.tracking.registry import DATASET_TAG, VersionInfo
 from champion.tracking.runs import load_profile, run_schema
-from champion.types import Alias
+from champion.training.two_sample import classifier_two_sample
+from champion.types import Alias, DriftUnit
 
 #: tries at a check number when checks of the same reference run at the same moment
 RECORD_ATTEMPTS = 5
+#: rows served as champion, in each of its first and latest windows, the joint check needs
+JOINT_MIN_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class ServedDrift:
     result: DriftResult
     rows: int
     challenger: str | None = None  # a challenger already under test, if any
+    note: str = ""  # why the joint check did not run, when it did not
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +56,7 @@ class ServedDrift:
             "mean_psi": self.result.mean_psi,
             "check": self.result.check,
             "alpha_check": self.result.alpha_check,
+            "joint": self.result.joint.reason if self.result.joint else self.note or None,
         }
 
 
@@ -85,6 +99,54 @@ def served_frame(records: list[dict[str, Any]], schema: Schema) -> pd.DataFrame:
     return frame
 
 
+def _promoted_at(ws: Workspace, version: VersionInfo) -> datetime:
+    """When ``version`` last became the champion (its registration if never recorded)."""
+    moves = [
+        e
+        for e in ws.registry.history()
+        if e.alias == Alias.CHAMPION and e.version == version.version
+    ]
+    if moves:
+        moment = datetime.fromisoformat(moves[-1].at)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return version.created_at
+
+
+def joint_inputs(
+    ws: Workspace, info: ChampionSchema, window: int
+) -> tuple[JointTest | None, tuple[NumericProfile, NumericWindow] | None, str]:
+    """The joint check and the score's check: the champion's latest ``window`` served
+    rows against its first ``window`` rows since it became the champion (which carry the
+    features' joint distribution and the model's own live scores; the reference profile
+    keeps only each feature's). Users of the first window are left out of the latest."""
+    drift = ws.settings.drift
+    version = info.version.version
+    first = ws.store.scored_rows(
+        version, limit=window, since=_promoted_at(ws, info.version), earliest=True, unit=drift.unit
+    )
+    if len(first) < JOINT_MIN_ROWS:
+        return None, None, f"joint check waits for {JOINT_MIN_ROWS} rows served as champion"
+    known = {r.unit for r in first} if drift.unit == DriftUnit.USER else set()
+    end = first[-1].created_at
+    latest = [
+        r
+        for r in ws.store.scored_rows(version, limit=window, since=end, unit=drift.unit)
+        if r.created_at > end and r.unit not in known
+    ]
+    if len(latest) < JOINT_MIN_ROWS:
+        return None, None, "joint check waits for a second window after the first"
+    schema = info.schema
+    before = served_frame([r.features for r in first], schema)
+    after = served_frame([r.features for r in latest], schema)
+    joint = classifier_two_sample(before, after, schema.numeric, schema.categorical, seed=0)
+    scores = [r.score for r in first], [r.score for r in latest]
+    if any(x is None for side in scores for x in side):
+        return joint, None, ""
+    baseline = build_profile(pd.DataFrame({SCORE: scores[0]}), [SCORE], [], bins=drift.bins)
+    window_of = summarize_frame(baseline, pd.DataFrame({SCORE: scores[1]})).numeric[0]
+    return joint, (baseline.numeric[0], window_of), ""
+
+
 def served_drift(
     ws: Workspace,
     info: ChampionSchema,
@@ -93,29 +155,30 @@ def served_drift(
     since: datetime | None = None,
     challenger: str | None = None,
 ) -> ServedDrift:
-    """Compare the latest ``window`` served rows with the champion's reference profile.
+    """Compare the latest ``window`` served rows with the champion's reference profile
+    (and, with ``joint``, with its first served window: :func:`joint_inputs`).
 
     The check is numbered within the reference's life and recorded: its number sets
     the share of ``alpha`` it spends, which keeps the chance of any false alarm over
     all of the reference's checks at most ``alpha``.
     """
     profile = load_profile(ws.tracking.client, info.run_id)
-    # counted in the database: the window's rows never come to Python
     drift = ws.settings.drift
-    summary = ws.store.served_summary(
-        profile, limit=window or drift.window, since=since, unit=drift.unit
-    )
+    size = window or drift.window
+    # counted in the database: the window's rows never come to Python
+    summary = ws.store.served_summary(profile, limit=size, since=since, unit=drift.unit)
     if not summary.rows:
         raise NotFoundError("the prediction log has no served rows yet: nothing to check")
+    joint, score, note = joint_inputs(ws, info, size) if drift.joint else (None, None, "")
     config = drift.config()
     for _ in range(RECORD_ATTEMPTS):  # another check may take the number first
         number = ws.store.next_drift_check(info.run_id)
-        result = check_summary(profile, summary, config, check=number)
+        result = check_summary(profile, summary, config, check=number, score=score, joint=joint)
         try:
             ws.store.record_drift_check(info.run_id, info.version.version, result)
         except ConflictError:
             continue
-        return ServedDrift(info.version.version, result, summary.rows, challenger)
+        return ServedDrift(info.version.version, result, summary.rows, challenger, note)
     raise ConflictError(f"{RECORD_ATTEMPTS} drift checks of one reference ran at once; retry")
 
 

@@ -24,6 +24,16 @@ from champion.types import ABMode, DriftUnit, Task
 
 
 @dataclass(frozen=True)
+class ScoredRow:
+    """A served row with the champion's own score of it (the joint drift check)."""
+
+    unit: str  # the user, or the request for a row without one
+    features: dict[str, Any]
+    score: float | None  # P(positive) or the predicted number; None when it has none
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class VariantStats:
     """Live per-variant figures of one experiment."""
 
@@ -162,6 +172,49 @@ class LogReads:
         with self._tx("read served features") as conn:
             texts = conn.execute(query.limit(limit)).scalars().all()
         return [orjson.loads(t) for t in texts]
+
+    def scored_rows(
+        self,
+        version: str,
+        *,
+        limit: int,
+        since: datetime | None = None,
+        earliest: bool = False,
+        unit: DriftUnit = DriftUnit.USER,
+    ) -> list[ScoredRow]:
+        """Up to ``limit`` rows ``version`` scored as the champion — the latest, or with
+        ``earliest`` the first since ``since`` — one per user by ``unit`` user (its row
+        nearest the window's end), searched among ten times as many rows."""
+        p = predictions.c
+        order = p.created_at.asc() if earliest else p.created_at.desc()
+        query = (
+            select(
+                p.user_id,
+                p.request_id,
+                p.features,
+                func.coalesce(p.probability_a, p.prediction_a_num),
+                p.created_at,
+            )
+            .where(p.model_name == self.model_name, p.version_a == version)
+            .order_by(order)
+            .limit(limit * (10 if unit == DriftUnit.USER else 1))
+        )
+        if since is not None:
+            query = query.where(p.created_at >= since)
+        with self._tx("read scored rows") as conn:
+            found = conn.execute(query).all()
+        rows: list[ScoredRow] = []
+        seen: set[str] = set()
+        for user, request_id, features, score, created in found:
+            key = f"u:{user}" if user is not None and unit == DriftUnit.USER else f"r:{request_id}"
+            if key in seen:
+                continue
+            seen.add(key)
+            moment = created if created.tzinfo else created.replace(tzinfo=UTC)
+            rows.append(ScoredRow(key, orjson.loads(features), score, moment))
+            if len(rows) == limit:
+                break
+        return rows
 
     def labelled_rows(
         self, *, limit: int, since: datetime | None = None
