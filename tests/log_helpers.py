@@ -96,11 +96,19 @@ def _model(arm: str, version: str | None, pred, score, *, failed: bool = False) 
     }
 
 
-def log_traffic(store: EventStore, frame, schema, *, labelled: bool) -> int:
+def log_traffic(
+    store: EventStore, frame, schema, *, labelled: bool, accuracy: float = 0.85, seed: int = 0
+) -> int:
+    """The rows of ``frame`` as the champion (version 1) served them; its answer is the
+    true label with probability ``accuracy`` (a binary 0/1 target), its P(positive)
+    agreeing with its answer."""
     features = records(frame, schema.features)
+    rng = np.random.default_rng(seed)
     rows, labels = [], []
     for record, label in zip(features, frame[schema.target].tolist(), strict=True):
         request_id = str(uuid.uuid4())
+        answer = int(label) if rng.random() < accuracy else 1 - int(label)
+        score = float(np.clip(0.5 + (0.3 if answer else -0.3) + rng.normal(0, 0.1), 0, 1))
         rows.append(
             {
                 "request_id": request_id,
@@ -111,12 +119,12 @@ def log_traffic(store: EventStore, frame, schema, *, labelled: bool) -> int:
                 "model_name": store.model_name,
                 "model_version": "1",
                 "features": to_json(record),
-                "prediction": "0",
-                "prediction_num": 0.0,
-                "probability": 0.5,
+                "prediction": str(answer),
+                "prediction_num": float(answer),
+                "probability": score,
                 "latency_ms": 2.0,
                 "phase": None,
-                **_model("a", "1", 0, 0.5),
+                **_model("a", "1", answer, score),
                 **_model("b", None, None, None),
             }
         )

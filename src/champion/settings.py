@@ -95,6 +95,20 @@ class DriftSettings(Group):
         description="Also check the champion's score and the features' joint distribution "
         "against its first served window (a classifier two-sample test).",
     )
+    perf_margin: float = setting(
+        0.01,
+        "CHAMPION_PERF_MARGIN",
+        ge=0,
+        description="Performance drop tolerated before retraining: accuracy points "
+        "(classifiers) or a share of the validation MAE (regressors).",
+    )
+    perf_alpha: float = setting(0.05, "CHAMPION_PERF_ALPHA", gt=0, lt=1)
+    perf_estimate_trigger: bool = setting(
+        False,
+        "CHAMPION_PERF_ESTIMATE_TRIGGER",
+        description="Also retrain when the label-free accuracy estimate falls below the "
+        "floor (it trusts the model's calibration).",
+    )
     unit: DriftUnit = setting(
         DriftUnit.USER,
         "CHAMPION_DRIFT_UNIT",

@@ -126,3 +126,33 @@ def test_the_joint_check_finds_what_the_marginals_miss(world, titanic) -> None:
     assert "Fare" in [name for name, _ in joint.importances[:3]]
     assert not checked.result.feature("Fare").drifted  # its own distribution is the same
     assert checked.result.check == 2 and "(joint)" in checked.result.reason
+
+
+def test_a_performance_drop_without_drift_retrains(world, titanic, monkeypatch, capsys) -> None:
+    """A concept shift: the features are as before, the champion's answers go wrong."""
+    settings, store, holdout = world
+    schema = titanic.schema
+    log_traffic(store, make_traffic(holdout, 600, seed=8), schema, labelled=True, accuracy=0.9)
+    calm = check_served_drift(settings, window=600)
+    assert calm.performance is not None and not calm.performance.dropped, calm.performance
+    assert calm.performance.validation is not None and calm.performance.labelled == 600
+    assert not calm.retrain
+    shifted = make_traffic(holdout, 600, seed=9)
+    log_traffic(store, shifted, schema, labelled=True, accuracy=0.5, seed=1)
+    checked = check_served_drift(settings, window=600)
+    perf = checked.performance
+    assert perf is not None and perf.dropped and checked.retrain, perf.reason
+    assert perf.upper < perf.floor == pytest.approx(perf.validation - settings.drift.perf_margin)
+    assert perf.live == pytest.approx(0.7, abs=0.06)  # 600 right at 0.9, 600 at 0.5
+    assert not checked.result.feature("Age").drifted
+    monkeypatch.setenv("CHAMPION_HOME", str(settings.home))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lifecycle", "drift-check", "--fail-on-drift", "--window", "600"])
+    assert exit_info.value.code == 3
+    assert "performance DROPPED" in capsys.readouterr().out
+    settings = load_settings(
+        home=settings.home, actor="tester", drift_window=600, retrain_rows=1200
+    )
+    outcome = drift_retrain(settings, settings.training.config(budget=2), mode="shadow")
+    assert outcome.retrained and outcome.challenger == "2"
+    assert "performance dropped" in open_registry(settings).history()[-1].reason

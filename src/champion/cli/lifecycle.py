@@ -63,20 +63,32 @@ def lifecycle_bootstrap(
 @lifecycle_app.command("drift-check")
 def lifecycle_drift_check(
     window: Annotated[int | None, Opt(help="Latest served rows to check (default 2000).")] = None,
-    fail_on_drift: Annotated[bool, Opt(help="Exit 3 when drift is found.")] = False,
+    fail_on_drift: Annotated[
+        bool, Opt(help="Exit 3 when drift is found or the champion's performance dropped.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Drift of the features the API served against the champion's training data."""
     checked = check_served_drift(load_settings(), window=window)
     if as_json:
-        body = {"champion": checked.champion, "rows": checked.rows, **checked.result.to_dict()}
+        body = {
+            "champion": checked.champion,
+            "rows": checked.rows,
+            **checked.result.to_dict(),
+            **{k: v for k, v in checked.to_dict().items() if k not in ("drifted", "reason")},
+        }
         console.print_json(json.dumps(body))
     else:
         console.print(
             f"{checked.rows} served rows against champion v{checked.champion}'s training data"
         )
         console.print(drift_view(checked.result))
-    if fail_on_drift and checked.result.drifted:
+        if checked.result.joint is None and checked.note:
+            console.print(f"joint check: {checked.note}")
+        if checked.performance is not None:
+            state = "DROPPED" if checked.performance.dropped else "ok"
+            console.print(f"champion performance {state}: {checked.performance.reason}")
+    if fail_on_drift and checked.retrain:
         raise typer.Exit(EXIT_DRIFT)
 
 

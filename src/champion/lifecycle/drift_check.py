@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from champion.abtest.performance import PerformanceCheck
 from champion.datasets import Schema
 from champion.drift import (
     DriftResult,
@@ -21,6 +22,7 @@ from champion.drift import (
 )
 from champion.drift.detect import SCORE
 from champion.errors import ConflictError, NotFoundError
+from champion.lifecycle.performance import champion_performance
 from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import EventStore
 from champion.settings import Settings
@@ -44,6 +46,25 @@ class ServedDrift:
     rows: int
     challenger: str | None = None  # a challenger already under test, if any
     note: str = ""  # why the joint check did not run, when it did not
+    performance: PerformanceCheck | None = None  # the champion's live performance
+
+    @property
+    def retrain(self) -> bool:
+        """Drift found, or the champion's performance dropped: retraining is due."""
+        return self.result.drifted or bool(self.performance and self.performance.dropped)
+
+    @property
+    def why(self) -> str:
+        """The reason retraining is due (or is not)."""
+        parts = []
+        if self.result.drifted:
+            parts.append(f"drift: {self.result.reason}")
+        if self.performance is not None and self.performance.dropped:
+            parts.append(f"performance dropped: {self.performance.reason}")
+        if parts:
+            return "; ".join(parts)
+        perf = f"; performance: {self.performance.reason}" if self.performance else ""
+        return f"no drift: {self.result.reason}{perf}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +78,10 @@ class ServedDrift:
             "check": self.result.check,
             "alpha_check": self.result.alpha_check,
             "joint": self.result.joint.reason if self.result.joint else self.note or None,
+            "performance_dropped": bool(self.performance and self.performance.dropped),
+            "performance": self.performance.reason if self.performance else None,
+            "retrain": self.retrain,
+            "why": self.why,
         }
 
 
@@ -170,6 +195,12 @@ def served_drift(
     if not summary.rows:
         raise NotFoundError("the prediction log has no served rows yet: nothing to check")
     joint, score, note = joint_inputs(ws, info, size) if drift.joint else (None, None, "")
+    performance = None
+    if info.schema.task is not None:
+        since = _promoted_at(ws, info.version)
+        performance = champion_performance(
+            ws, info.run_id, info.version.version, info.schema.task, since, size
+        )
     config = drift.config()
     for _ in range(RECORD_ATTEMPTS):  # another check may take the number first
         number = ws.store.next_drift_check(info.run_id)
@@ -178,7 +209,9 @@ def served_drift(
             ws.store.record_drift_check(info.run_id, info.version.version, result)
         except ConflictError:
             continue
-        return ServedDrift(info.version.version, result, summary.rows, challenger, note)
+        return ServedDrift(
+            info.version.version, result, summary.rows, challenger, note, performance
+        )
     raise ConflictError(f"{RECORD_ATTEMPTS} drift checks of one reference ran at once; retry")
 
 

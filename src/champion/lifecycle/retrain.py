@@ -1,6 +1,6 @@
 """Retraining on live labels: a challenger learnt from the latest labelled rows of the
 prediction log, and the drift-retrain step that runs it only when the served data
-drifted (then starts the experiment)."""
+drifted or the champion's live performance dropped (then starts the experiment)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ class RetrainOutcome:
             "drifted": drift.result.drifted if drift else None,
             "drift_reason": drift.result.reason if drift else None,
             "drifted_features": list(drift.result.drifted_features) if drift else [],
+            "performance_dropped": bool(drift and drift.performance and drift.performance.dropped),
+            "why": drift.why if drift else None,
             "served_rows": drift.rows if drift else 0,
             "retrained": self.retrained,
             "challenger": self.challenger,
@@ -134,9 +136,9 @@ def drift_retrain(
         return RetrainOutcome(None, False, note=note)
     info = champion_schema(ws)
     drift = served_drift(ws, info)
-    if not drift.result.drifted and not force:
-        return RetrainOutcome(drift, False, note=f"no drift: {drift.result.reason}")
-    why = f"drift: {drift.result.reason}" if drift.result.drifted else "forced retraining"
+    if not drift.retrain and not force:
+        return RetrainOutcome(drift, False, note=drift.why)
+    why = drift.why if drift.retrain else "forced retraining"
     retrained = _retrain(ws, config, info, why, on_progress)
     if not retrained.retrained:
         return replace(retrained, drift=drift)

@@ -56,17 +56,17 @@ def check_drift() -> Json:
 
 
 def retrain_or_skip(drift: Json) -> str:
-    """Retrain on drift, unless an experiment is running (it is let finish)."""
+    """Retrain on drift or a performance drop, unless an experiment is running (it is
+    let finish)."""
     if drift["challenger"] is not None:
         return "skip"
-    return "retrain" if drift["drifted"] else "skip"
+    return "retrain" if drift.get("retrain", drift["drifted"]) else "skip"
 
 
 def retrain(drift: Json) -> Json:
     settings = load_settings()
-    return retrain_challenger(
-        settings, settings.training.config(), reason=f"drift: {drift['reason']}"
-    ).to_dict()
+    why = drift.get("why") or f"drift: {drift['reason']}"
+    return retrain_challenger(settings, settings.training.config(), reason=why).to_dict()
 
 
 def start(retrained: Json) -> Json:

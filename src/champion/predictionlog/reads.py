@@ -11,9 +11,10 @@ from typing import Any
 
 import orjson
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, literal, select
 
 from champion.abtest import Decision, Look, Policy
+from champion.abtest.moments import Moments
 from champion.drift import ReferenceProfile, WindowSummary
 from champion.predictionlog import live_report
 from champion.predictionlog.aggregates import Trial
@@ -51,6 +52,7 @@ class LogReads:
 
     _tx: Callable[[str], AbstractContextManager[Any]]
     model_name: str
+    dialect_name: str
 
     def failure_counts(self, experiment_id: str) -> dict[tuple[str, str], int]:
         """Failed requests of an experiment by (variant, model version)."""
@@ -215,6 +217,65 @@ class LogReads:
             if len(rows) == limit:
                 break
         return rows
+
+    def champion_scores(self, version: str, *, since: datetime | None, task: Task) -> Moments:
+        """The per-user sums of ``version``'s per-row scores on its own labelled answers
+        (1 right / 0 wrong, or minus the absolute error), summed in the database."""
+        p, f = predictions.c, feedback.c
+        if task == Task.CLASSIFICATION:
+            score = case((p.prediction_a == f.label, 1.0), else_=0.0)
+        else:
+            score = -func.abs(p.prediction_a_num - f.label_num)
+        unit = func.coalesce(literal("u:") + p.user_id, literal("r:") + p.request_id)
+        on = p.request_id == f.request_id
+        if self.dialect_name == "postgresql":
+            on = and_(on, f.predicted_at == p.created_at)
+        where = [p.model_name == self.model_name, p.version_a == version, score.is_not(None)]
+        if since is not None:
+            where.append(p.created_at >= since)
+        per_unit = (
+            select(unit.label("unit"), func.count().label("n"), func.sum(score).label("s"))
+            .select_from(predictions.join(feedback, on))
+            .where(*where)
+            .group_by(unit)
+            .subquery()
+        )
+        u = per_unit.c
+        query = select(
+            func.count(), func.sum(u.n), func.sum(u.s), func.sum(u.s * u.s),
+            func.sum(u.s * u.n), func.sum(u.n * u.n),
+        )  # fmt: skip
+        with self._tx("read the champion's labelled scores") as conn:
+            row = conn.execute(query).one()
+        return Moments(*(float(v or 0.0) for v in row))
+
+    def champion_confidence(
+        self, version: str, *, limit: int, since: datetime | None = None, labelled: bool
+    ) -> list[tuple[str, float, str | None]]:
+        """(answer, P(positive), label) of ``version``'s latest ``limit`` answers as the
+        champion — the labelled ones, or all of them."""
+        p, f = predictions.c, feedback.c
+        on = p.request_id == f.request_id
+        if self.dialect_name == "postgresql":
+            on = and_(on, f.predicted_at == p.created_at)
+        query = (
+            select(p.prediction_a, p.probability_a, f.label)
+            .select_from(predictions.outerjoin(feedback, on))
+            .where(
+                p.model_name == self.model_name,
+                p.version_a == version,
+                p.probability_a.is_not(None),
+                p.prediction_a.is_not(None),
+            )
+            .order_by(p.created_at.desc())
+            .limit(limit)
+        )
+        if labelled:
+            query = query.where(f.label.is_not(None))
+        if since is not None:
+            query = query.where(p.created_at >= since)
+        with self._tx("read the champion's confidence") as conn:
+            return [(a, float(pr), lab) for a, pr, lab in conn.execute(query).all()]
 
     def labelled_rows(
         self, *, limit: int, since: datetime | None = None
