@@ -43,6 +43,7 @@ def main() -> None:
     from champion.predictionlog import EventStore
     from champion.settings import load_settings
     from champion.simulation.drift import make_traffic
+    from champion.tracking.registry import open_registry
 
     from log_helpers import log_traffic, seed_rows
 
@@ -65,6 +66,15 @@ def main() -> None:
     run("a better challenger: promote", "ab_evaluate_and_promote")
     out["after_evaluation"] = model_status(settings)
     run("scheduled run with a champion and no challenger", "main_pipeline")
+    registry = open_registry(settings)
+    if registry.alias("challenger", refresh=True) is not None:  # the scheduled run's own
+        registry.reject_challenger(actor="dag-test", reason="clearing the way")
+    # a concept shift: traffic like the champion's training rows, its answers now wrong
+    alike = make_traffic(titanic.frame, 600, seed=4, drift_cols=("Age", "Fare"), shift_sd=1.5)
+    log_traffic(store, alike, titanic.schema, labelled=True, accuracy=0.4, version="2")
+    run("performance drop: retrain without drift", "drift_retrain_dag")
+    out["after_performance"] = model_status(settings)
+    out["performance_reason"] = registry.history()[-1].reason
     store.dispose()
     print(json.dumps(out))
 

@@ -97,9 +97,10 @@ def _model(arm: str, version: str | None, pred, score, *, failed: bool = False) 
 
 
 def log_traffic(
-    store: EventStore, frame, schema, *, labelled: bool, accuracy: float = 0.85, seed: int = 0
-) -> int:
-    """The rows of ``frame`` as the champion (version 1) served them; its answer is the
+    store: EventStore, frame, schema, *, labelled: bool, accuracy: float = 0.85, seed: int = 0,
+    version: str = "1",
+) -> int:  # fmt: skip
+    """The rows of ``frame`` as the champion ``version`` served them; its answer is the
     true label with probability ``accuracy`` (a binary 0/1 target), its P(positive)
     agreeing with its answer."""
     features = records(frame, schema.features)
@@ -117,14 +118,14 @@ def log_traffic(
                 "user_id": None,
                 "variant": "A",
                 "model_name": store.model_name,
-                "model_version": "1",
+                "model_version": version,
                 "features": to_json(record),
                 "prediction": str(answer),
                 "prediction_num": float(answer),
                 "probability": score,
                 "latency_ms": 2.0,
                 "phase": None,
-                **_model("a", "1", answer, score),
+                **_model("a", version, answer, score),
                 **_model("b", None, None, None),
             }
         )

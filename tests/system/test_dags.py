@@ -100,3 +100,12 @@ def test_scheduled_main_pipeline_checks_drift_when_no_experiment_runs(dag_runs) 
     step = _step(dag_runs, "scheduled run")
     assert step["state"] == "success", step
     assert step["tasks"]["check_drift"] == "success" and step["tasks"]["bootstrap"] == "skipped"
+
+
+def test_a_performance_drop_retrains_through_the_dag(dag_runs) -> None:
+    step = _step(dag_runs, "performance drop")
+    assert step["state"] == "success", step
+    assert step["tasks"]["retrain"] == "success" and step["tasks"]["skip"] == "skipped"
+    after = dag_runs["after_performance"]
+    assert after["champion"] == "2" and after["challenger"] not in (None, "1", "2")
+    assert "performance dropped" in dag_runs["performance_reason"]
