@@ -22,7 +22,8 @@ def test_random_halves_do_not_alarm(name: str, request: pytest.FixtureRequest) -
         half = len(order) // 2
         profile = build_profile(ds.frame.iloc[order[:half]], s.numeric, s.categorical)
         alarms += check_drift(profile, ds.frame.iloc[order[half:]]).drifted
-    assert alarms / RESAMPLES <= 0.05, alarms
+    # the family's level is 5 %; Binomial(200, 0.05) has sd 1.5 points
+    assert alarms / RESAMPLES <= 0.05 + 2 * 0.0154, alarms
 
 
 @pytest.mark.parametrize(

