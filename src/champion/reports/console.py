@@ -28,13 +28,15 @@ SHORT = {
 def drift_view(result: DriftResult) -> RenderableType:
     """The per-feature table and the verdict."""
     table = Table(title="Drift per feature")
-    for col in ("feature", "kind", "PSI", "test", "statistic", "p-value", "missing", "drift"):
-        table.add_column(col, justify="right" if col in ("PSI", "statistic", "p-value") else "left")
+    columns = ("feature", "kind", "PSI", "no-drift PSI", "test", "statistic", "p-value")
+    for col in (*columns, "missing", "drift"):
+        table.add_column(col, justify="right" if col in columns[2:] else "left")
     for f in result.features:
         table.add_row(
             f.feature,
             "num" if f.kind == "numeric" else "cat",
             f"{f.psi:.4f}",
+            f"≤ {f.psi_null:.4f}" if f.psi_null is not None else "",
             "KS" if f.test == "ks" else "chi2",
             f"{f.statistic:.4g}",
             f"{f.p_value:.3g}",
@@ -42,7 +44,13 @@ def drift_view(result: DriftResult) -> RenderableType:
             "[bold red]yes[/]" if f.drifted else "[green]no[/]",
         )
     verdict = "[bold red]DRIFT[/]" if result.drifted else "[bold green]no drift[/]"
-    return Group(table, f"{verdict}: {result.reason} (mean PSI {result.mean_psi:.3f})")
+    level = f"level {result.alpha_per_feature:.3g} per test"
+    if result.check is not None:
+        level = f"check {result.check} of this reference, {level}"
+    lines = [table, f"{verdict}: {result.reason} (mean PSI {result.mean_psi:.3f}; {level})"]
+    if result.joint is not None:
+        lines.append(f"joint check: {result.joint.reason}")
+    return Group(*lines)
 
 
 def _cell(value: object) -> str:

@@ -68,6 +68,7 @@ def drift_section(result: DriftResult, heading: str = "Data drift") -> str:
             f.feature,
             f.kind,
             f"{f.psi:.4f}",
+            f"≤ {f.psi_null:.4f}" if f.psi_null is not None else "",
             "KS" if f.test == "ks" else "chi2",
             f"{f.statistic:.4g}",
             _p(f.p_value),
@@ -78,7 +79,18 @@ def drift_section(result: DriftResult, heading: str = "Data drift") -> str:
         for f in result.features
     ]
     summary = table(
-        ["feature", "kind", "PSI", "test", "statistic", "p-value", "missing", "drift", "why"],
+        [
+            "feature",
+            "kind",
+            "PSI",
+            "no-drift PSI (95 %)",
+            "test",
+            "statistic",
+            "p-value",
+            "missing",
+            "drift",
+            "why",
+        ],
         rows,
         ["drifted" if f.drifted else "" for f in result.features],
     )
@@ -87,7 +99,10 @@ def drift_section(result: DriftResult, heading: str = "Data drift") -> str:
         f"{result.alpha_per_feature:.3g} per feature) · psi_threshold {cfg.psi_threshold:g} · "
         f"drift_threshold {cfg.drift_threshold:g} · ks_floor {cfg.ks_floor:g} · "
         f"psi_floor {cfg.psi_floor:g} · {cfg.bins} bins"
+        + (f" · check {result.check} of this reference" if result.check is not None else "")
     )
+    if result.joint is not None:
+        settings += f"<br>joint check: {escape(result.joint.reason)}"
     cards = "".join(_feature_card(f) for f in result.features)
     return (
         f"<h2>{escape(heading)}</h2>"
