@@ -334,7 +334,7 @@ def main() -> None:
     with Progress(console=console) as progress:
         res = {
             "stationary": stationary(args.reps, args.seed, progress),
-            "users": repeated_users(max(20, args.reps // 4), args.seed, progress),
+            "users": repeated_users(args.reps, args.seed, progress),
             "year": year(args.years, args.seed, progress),
             "shift": power_shift(power_reps, args.seed, progress),
             "joint": power_joint(max(10, args.reps // 8), args.seed, progress),
