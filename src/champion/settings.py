@@ -85,8 +85,8 @@ class DriftSettings(Group):
         2000,
         "CHAMPION_DRIFT_WINDOW",
         ge=10,
-        description="Latest served rows (or users, by unit user) the drift check compares "
-        "with the reference.",
+        description="Latest served rows the drift check compares with the reference (by "
+        "unit user, each user's latest row among them).",
     )
     auc_floor: float = setting(0.55, "CHAMPION_DRIFT_AUC_FLOOR", ge=0.5, lt=1)
     joint: bool = setting(

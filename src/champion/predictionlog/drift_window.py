@@ -3,7 +3,7 @@ level, missing counts and means, computed in SQL — not the rows.
 
 The features are JSON text (a model's features are whatever its clients send; typed
 columns would need a migration per model). The window — the latest ``limit`` rows of
-the model, or the latest row of each of its latest users — is parsed once into a
+the model, or each user's latest row among them — is parsed once into a
 temporary table of typed columns (PostgreSQL JSONB operators, SQLite's JSON1
 functions); each feature's counts are then one GROUP BY over a plain column. KS needs
 more than bins: up to ``exact_up_to`` present values the sorted values themselves are
@@ -32,8 +32,6 @@ from champion.types import MISSING, DriftUnit
 TABLE = "champion_drift_values"
 #: Present values up to which KS reads them all (the reference keeps as many).
 EXACT_UP_TO = 50_000
-#: By user: the latest ``SCAN_FACTOR * limit`` rows are searched for ``limit`` users.
-SCAN_FACTOR = 10
 
 
 class _Dialect:
@@ -82,16 +80,16 @@ class _Dialect:
 
 
 def _window(where: str, unit: DriftUnit) -> str:
-    """The window's rows: the latest ``:limit`` rows, or with ``unit`` user the latest
-    row of each of the latest ``:limit`` users among the latest ``:scan`` rows."""
+    """The window's rows: the latest ``:limit`` rows — by user, the latest row of each
+    user among them (rows without a user count once each)."""
     latest = "SELECT {columns} FROM predictions WHERE " + where + " ORDER BY created_at DESC"
     if unit == DriftUnit.ROW:
         return latest.format(columns="features") + " LIMIT :limit"
     recent = latest.format(columns="features, created_at, user_id, request_id")
     return (
-        "SELECT features FROM (SELECT features, created_at, ROW_NUMBER() OVER (PARTITION BY "
+        "SELECT features FROM (SELECT features, ROW_NUMBER() OVER (PARTITION BY "
         "COALESCE(user_id, request_id) ORDER BY created_at DESC) AS nth FROM ("
-        f"{recent} LIMIT :scan) s) r WHERE nth = 1 ORDER BY created_at DESC LIMIT :limit"
+        f"{recent} LIMIT :limit) s) r WHERE nth = 1"
     )
 
 
@@ -106,7 +104,7 @@ def _fill(
     suffix = " ON COMMIT DROP" if d.postgres else ""
     conn.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
     conn.execute(text(f"CREATE TEMPORARY TABLE {TABLE} (k INTEGER, {', '.join(columns)}){suffix}"))
-    params: dict[str, Any] = {"model": model, "limit": limit, "scan": limit * SCAN_FACTOR}
+    params: dict[str, Any] = {"model": model, "limit": limit}
     exprs = ["1"]
     for i, ref in enumerate(profile.numeric):
         params[f"n{i}"] = d.key(ref.name)
@@ -166,10 +164,10 @@ def window_summary(
     exact_up_to: int = EXACT_UP_TO,
     unit: DriftUnit = DriftUnit.USER,
 ) -> WindowSummary:
-    """The counts the drift check needs of ``model``'s latest ``limit`` rows — or, by
-    ``unit`` user, of the latest row of each of its latest ``limit`` users: a user's rows
-    resemble each other, so counting them all would make ten rows of one user look like
-    ten independent observations (the tests' levels assume independent ones)."""
+    """The counts the drift check needs of ``model``'s latest ``limit`` rows — by
+    ``unit`` user, of each user's latest row among them: a user's rows resemble each
+    other, so counting them all would make ten rows of one user look like ten
+    independent observations (the tests' levels assume independent ones)."""
     d = _Dialect(conn.dialect.name)
     _fill(conn, d, profile, model, limit, since, unit)
     n_numeric = len(profile.numeric)

@@ -154,9 +154,9 @@ class LogReads:
         since: datetime | None = None,
         unit: DriftUnit = DriftUnit.USER,
     ) -> WindowSummary:
-        """What the drift check needs of the ``limit`` latest predictions, or users' latest
-        predictions (newer than ``since``), counted in the database
-        (champion.predictionlog.drift_window)."""
+        """What the drift check needs of the ``limit`` latest predictions (newer than
+        ``since``; by ``unit`` user, each user's latest among them), counted in the
+        database (champion.predictionlog.drift_window)."""
         with self._tx("summarize served features") as conn:
             return window_summary(
                 conn, self.model_name, profile, limit=limit, since=since, unit=unit
@@ -184,9 +184,9 @@ class LogReads:
         earliest: bool = False,
         unit: DriftUnit = DriftUnit.USER,
     ) -> list[ScoredRow]:
-        """Up to ``limit`` rows ``version`` scored as the champion — the latest, or with
-        ``earliest`` the first since ``since`` — one per user by ``unit`` user (its row
-        nearest the window's end), searched among ten times as many rows."""
+        """The ``limit`` rows ``version`` scored as the champion — the latest, or with
+        ``earliest`` the first since ``since`` — by ``unit`` user one row per user among
+        them (the one nearest the window's end)."""
         p = predictions.c
         order = p.created_at.asc() if earliest else p.created_at.desc()
         query = (
@@ -199,7 +199,7 @@ class LogReads:
             )
             .where(p.model_name == self.model_name, p.version_a == version)
             .order_by(order)
-            .limit(limit * (10 if unit == DriftUnit.USER else 1))
+            .limit(limit)
         )
         if since is not None:
             query = query.where(p.created_at >= since)
@@ -214,8 +214,6 @@ class LogReads:
             seen.add(key)
             moment = created if created.tzinfo else created.replace(tzinfo=UTC)
             rows.append(ScoredRow(key, orjson.loads(features), score, moment))
-            if len(rows) == limit:
-                break
         return rows
 
     def champion_scores(self, version: str, *, since: datetime | None, task: Task) -> Moments:
