@@ -266,7 +266,8 @@ def test_the_lifecycle_through_the_production_pieces(stack: Stack) -> None:
     # stable traffic: no drift, nothing retrained
     stack.traffic(stack.before, 600, seed=11)
     calm = stack.json("lifecycle", "drift-check")
-    assert calm["champion"] == "1" and calm["rows"] == 600
+    # one observation per user (5,000 simulated users: a few of the 600 rows share one)
+    assert calm["champion"] == "1" and 500 < calm["rows"] < 600
     assert calm["drifted"] is False, calm
 
     # the world moves: drift is found, a challenger is trained on the served rows
