@@ -235,6 +235,18 @@ def local_servers() -> list[Server]:
     ]  # fmt: skip
 
 
+def stubbed_servers() -> list[Server]:
+    """champion with parts stubbed out (serve_stubbed.py): where a request's time goes."""
+    body = json.dumps({"user_id": "u{n}", "features": ROW})
+    stub = [sys.executable, str(HERE / "serve_stubbed.py")]
+    return [
+        Server(f"champion, {label}", "/predict", body,
+               lambda port, mode=mode: [*stub, str(port), mode], "/ready", champion=True)
+        for mode, label in (("nolog", "no log write"), ("noscore", "no model call"),
+                            ("nolog-noscore", "neither"))
+    ]  # fmt: skip
+
+
 def start_ab(url: str, console: Console) -> None:
     requests.put(
         f"{url}/ab/config",
@@ -298,6 +310,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="also champion with the log write, the model calls or both stubbed",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated name prefixes of the servers to run (default all)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -322,6 +344,11 @@ def main() -> None:
         servers.insert(1, mlserver_server(mlserver, pkl, work))
     if bento is not None:
         servers.insert(2, bento_server(bento, pkl))
+    if args.parts:
+        servers[-1:-1] = stubbed_servers()
+    if args.only:
+        wanted = tuple(args.only.split(","))
+        servers = [s for s in servers if s.name.startswith(wanted) or s.name == CONSTANT]
     results = {s.name: measure(s, env, work, conns, args.duration, console) for s in servers}
     report(results, conns, console)
     console.print(f"2-core machine, Python {sys.version.split()[0]}; work dir {work}")
