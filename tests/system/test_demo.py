@@ -67,7 +67,9 @@ def test_demo_tells_the_whole_story(tmp_path, capsys) -> None:
 
     html = (workdir / "report.html").read_text()
     assert "data-chart='confidence-sequence'" in html
-    assert html.count("data-chart='feature'") == 18  # two windows x 9 features
+    # two windows x 9 features, and the model's score where its first window was there
+    score = html.count('data-feature="(model score)"')
+    assert html.count("data-chart='feature'") == 18 + score and score == 1
     assert "Training — challenger v2" in html
     assert f"mlflow ui --backend-store-uri {settings.tracking_uri}" in out.replace("\n", "")
 
