@@ -30,14 +30,11 @@ import math
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pandas as pd
 from rich.console import Console
 from rich.progress import Progress
@@ -49,6 +46,9 @@ from champion.drift import DriftConfig, build_profile, check_summary, summarize_
 from champion.predictionlog import EventStore
 from champion.training.two_sample import classifier_two_sample
 from champion.types import DriftUnit, Task
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from log_helpers import user_rows
 
 console = Console(width=150)
 HOURS = 8_760
@@ -113,25 +113,6 @@ def stationary(reps: int, seed: int, progress: Progress) -> list[dict]:
 
 
 # -- repeated users through the SQL window ---------------------------------------------------
-def _user_rows(rng: np.random.Generator, model: str, start: datetime) -> list[dict]:
-    base = rng.normal(0, 1, 200)  # each user's own value: their rows resemble each other
-    rows = []
-    for i in range(2000):
-        user = int(rng.integers(200))
-        rows.append({
-            "request_id": str(uuid.uuid4()), "created_at": start + timedelta(seconds=i),
-            "experiment_id": "e", "user_id": f"u{user}", "variant": "A", "model_name": model,
-            "model_version": "1",
-            "features": orjson.dumps({"x": float(base[user] + rng.normal(0, 0.1))}).decode(),
-            "prediction": "1", "prediction_num": 1.0, "probability": 0.5, "latency_ms": 1.0,
-            "phase": None, "version_a": "1", "prediction_a": "1", "prediction_a_num": 1.0,
-            "probability_a": 0.5, "latency_a_ms": 1.0, "failed_a": 0, "version_b": None,
-            "prediction_b": None, "prediction_b_num": None, "probability_b": None,
-            "latency_b_ms": None, "failed_b": 0,
-        })  # fmt: skip
-    return rows
-
-
 def repeated_users(reps: int, seed: int, progress: Progress) -> list[dict]:
     rng = np.random.default_rng([seed, 2])
     task = progress.add_task("repeated users (SQLite)", total=reps)
@@ -144,7 +125,7 @@ def repeated_users(reps: int, seed: int, progress: Progress) -> list[dict]:
             profile = build_profile(pd.DataFrame({"x": rng.normal(0, 1, 5000)}), ["x"], [])
             model = f"m{rep}"
             store.model_name = model
-            store.insert_predictions(_user_rows(rng, model, datetime(2026, 1, 1, tzinfo=UTC)))
+            store.insert_predictions(user_rows(rng, model))
             for unit in alarms:
                 summary = store.served_summary(profile, limit=2000, unit=unit)
                 alarms[unit] += check_summary(profile, summary).drifted

@@ -155,3 +155,22 @@ def plain_row(store: EventStore, experiment: str, *, user_id: str) -> dict:
         **_model("a", "1", 1, 0.9),
         **_model("b", None, 0, 0.0),
     }
+
+
+def user_rows(rng: np.random.Generator, model: str, users: int = 200, n: int = 2000) -> list[dict]:
+    """``n`` rows from ``users`` users whose one feature ``x`` is their own value plus a
+    little noise: a user's rows resemble each other (the repeated-users drift scenario)."""
+    base = rng.normal(0, 1, users)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = []
+    for i in range(n):
+        user = int(rng.integers(users))
+        x = float(base[user] + rng.normal(0, 0.1))
+        rows.append({
+            "request_id": str(uuid.uuid4()), "created_at": start + timedelta(seconds=i),
+            "experiment_id": "e", "user_id": f"u{user}", "variant": "A", "model_name": model,
+            "model_version": "1", "features": to_json({"x": x}),
+            "prediction": "1", "prediction_num": 1.0, "probability": 0.5, "latency_ms": 1.0,
+            "phase": None, **_model("a", "1", 1, 0.5), **_model("b", None, None, None),
+        })  # fmt: skip
+    return rows

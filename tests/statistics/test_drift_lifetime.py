@@ -7,11 +7,7 @@ scenarios at full size (a simulated year of hourly checks, 400 repetitions).
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
-
 import numpy as np
-import orjson
 import pandas as pd
 import pytest
 
@@ -21,6 +17,8 @@ from champion.drift import DriftConfig, build_profile, check_summary, spending, 
 from champion.predictionlog import EventStore
 from champion.training.two_sample import classifier_two_sample
 from champion.types import DriftUnit, Task
+
+from log_helpers import user_rows
 
 LEVELS = np.array([f"l{i}" for i in range(10)])
 SHARES = np.linspace(1, 3, 10) / np.linspace(1, 3, 10).sum()
@@ -82,26 +80,6 @@ def test_a_one_off_check_holds_its_level_at_any_window_size(kind: str, window: i
     assert alarms / reps <= 0.05 + 3 * 0.0126, alarms
 
 
-def _log_users(store: EventStore, rng: np.random.Generator) -> None:
-    base = rng.normal(0, 1, 200)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = []
-    for i in range(2000):
-        user = int(rng.integers(200))
-        rows.append({
-            "request_id": str(uuid.uuid4()), "created_at": start + timedelta(seconds=i),
-            "experiment_id": "e", "user_id": f"u{user}", "variant": "A",
-            "model_name": store.model_name, "model_version": "1",
-            "features": orjson.dumps({"x": float(base[user] + rng.normal(0, 0.1))}).decode(),
-            "prediction": "1", "prediction_num": 1.0, "probability": 0.5, "latency_ms": 1.0,
-            "phase": None, "version_a": "1", "prediction_a": "1", "prediction_a_num": 1.0,
-            "probability_a": 0.5, "latency_a_ms": 1.0, "failed_a": 0, "version_b": None,
-            "prediction_b": None, "prediction_b_num": None, "probability_b": None,
-            "latency_b_ms": None, "failed_b": 0,
-        })  # fmt: skip
-    store.insert_predictions(rows)
-
-
 def test_repeated_users_false_alarm_by_row_and_not_by_user(tmp_path) -> None:
     """200 users x 10 alike rows: counted by row the window looks 10x larger than it
     is and alarms most of the time; by user (the SQL window) it holds its level."""
@@ -112,7 +90,7 @@ def test_repeated_users_false_alarm_by_row_and_not_by_user(tmp_path) -> None:
     alarms = {DriftUnit.ROW: 0, DriftUnit.USER: 0}
     for rep in range(reps):
         store.model_name = f"m{rep}"
-        _log_users(store, rng)
+        store.insert_predictions(user_rows(rng, store.model_name))
         profile = build_profile(pd.DataFrame({"x": rng.normal(0, 1, 5000)}), ["x"], [])
         for unit in alarms:
             summary = store.served_summary(profile, limit=2000, unit=unit)

@@ -138,7 +138,7 @@ def _promoted_at(ws: Workspace, version: VersionInfo) -> datetime:
 
 
 def joint_inputs(
-    ws: Workspace, info: ChampionSchema, window: int
+    ws: Workspace, info: ChampionSchema, window: int, promoted: datetime
 ) -> tuple[JointTest | None, tuple[NumericProfile, NumericWindow] | None, str]:
     """The joint check and the score's check: the champion's latest ``window`` served
     rows against its first ``window`` rows since it became the champion (which carry the
@@ -147,7 +147,7 @@ def joint_inputs(
     drift = ws.settings.drift
     version = info.version.version
     first = ws.store.scored_rows(
-        version, limit=window, since=_promoted_at(ws, info.version), earliest=True, unit=drift.unit
+        version, limit=window, since=promoted, earliest=True, unit=drift.unit
     )
     if len(first) < JOINT_MIN_ROWS:
         return None, None, f"joint check waits for {JOINT_MIN_ROWS} rows served as champion"
@@ -194,12 +194,12 @@ def served_drift(
     summary = ws.store.served_summary(profile, limit=size, since=since, unit=drift.unit)
     if not summary.rows:
         raise NotFoundError("the prediction log has no served rows yet: nothing to check")
-    joint, score, note = joint_inputs(ws, info, size) if drift.joint else (None, None, "")
+    promoted = _promoted_at(ws, info.version)  # one registry read for both checks
+    joint, score, note = joint_inputs(ws, info, size, promoted) if drift.joint else (None, None, "")
     performance = None
     if info.schema.task is not None:
-        since = _promoted_at(ws, info.version)
         performance = champion_performance(
-            ws, info.run_id, info.version.version, info.schema.task, since, size
+            ws, info.run_id, info.version.version, info.schema.task, promoted, size
         )
     config = drift.config()
     for _ in range(RECORD_ATTEMPTS):  # another check may take the number first

@@ -52,7 +52,7 @@ class LogReads:
 
     _tx: Callable[[str], AbstractContextManager[Any]]
     model_name: str
-    dialect_name: str
+    dialect: str
 
     def failure_counts(self, experiment_id: str) -> dict[tuple[str, str], int]:
         """Failed requests of an experiment by (variant, model version)."""
@@ -226,7 +226,7 @@ class LogReads:
             score = -func.abs(p.prediction_a_num - f.label_num)
         unit = func.coalesce(literal("u:") + p.user_id, literal("r:") + p.request_id)
         on = p.request_id == f.request_id
-        if self.dialect_name == "postgresql":
+        if self.dialect == "postgresql":
             on = and_(on, f.predicted_at == p.created_at)
         where = [p.model_name == self.model_name, p.version_a == version, score.is_not(None)]
         if since is not None:
@@ -254,7 +254,7 @@ class LogReads:
         champion — the labelled ones, or all of them."""
         p, f = predictions.c, feedback.c
         on = p.request_id == f.request_id
-        if self.dialect_name == "postgresql":
+        if self.dialect == "postgresql":
             on = and_(on, f.predicted_at == p.created_at)
         query = (
             select(p.prediction_a, p.probability_a, f.label)

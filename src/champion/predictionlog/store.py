@@ -172,10 +172,6 @@ class EventStore(LogReads, DriftChecks):
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    @property
-    def dialect_name(self) -> str:
-        return self.engine.dialect.name
-
     @contextmanager
     def _tx(self, what: str) -> Iterator[Any]:
         try:
