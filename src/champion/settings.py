@@ -271,6 +271,21 @@ class ServingSettings(Group):
         gt=0,
         description="Seconds between checks of the registry aliases and the A/B config.",
     )
+    registry_webhook_secret: SecretStr | None = setting(
+        None,
+        "CHAMPION_REGISTRY_WEBHOOK_SECRET",
+        description="The secret of the MLflow registry webhook (`champion webhook "
+        "subscribe`): set, POST /hooks/mlflow accepts MLflow's signed alias events and "
+        "every worker reloads within CHAMPION_SIGNAL_INTERVAL; unset, it refuses.",
+    )
+    signal_interval: float = setting(
+        0.25,
+        "CHAMPION_SIGNAL_INTERVAL",
+        gt=0,
+        le=60,
+        description="Seconds between each worker's checks of the registry signal (one "
+        "primary-key read) that a webhook raised.",
+    )
     max_batch_items: int = setting(1000, "CHAMPION_MAX_BATCH_ITEMS", ge=1)
     strict_features: bool = setting(
         False,
@@ -348,6 +363,71 @@ class ServingSettings(Group):
         le=0.1,
         description="sys.setswitchinterval of the API process (see docs/benchmarks.md).",
     )
+
+
+class NotifySettings(Group):
+    """Notifications: webhooks told of drift, retraining, experiments and decisions."""
+
+    webhooks: SecretStr | None = setting(
+        None,
+        "CHAMPION_WEBHOOKS",
+        description="Webhook URLs told of every event, separated by commas or spaces; "
+        "`slack:URL` sends Slack's body, `json:URL` (or a bare URL) champion's JSON "
+        "(hooks.slack.com URLs get Slack's by default). Secret: URLs often hold a token.",
+    )
+    webhook_secret: SecretStr | None = setting(
+        None,
+        "CHAMPION_WEBHOOK_SECRET",
+        description="Set: every body is signed, X-Champion-Signature: "
+        "sha256=HMAC(secret, timestamp + '.' + body), timestamp in X-Champion-Timestamp.",
+    )
+    webhook_timeout: float = setting(
+        5.0, "CHAMPION_WEBHOOK_TIMEOUT", gt=0, le=60, description="Seconds per attempt."
+    )
+    webhook_retries: int = setting(
+        3,
+        "CHAMPION_WEBHOOK_RETRIES",
+        ge=1,
+        le=10,
+        description="Attempts made at once (back-off 0.5 s, 1 s, 2 s, ...) before a "
+        "notification waits for a later flush.",
+    )
+    webhook_max_attempts: int = setting(
+        8,
+        "CHAMPION_WEBHOOK_MAX_ATTEMPTS",
+        ge=1,
+        le=100,
+        description="Attempts in all (later ones by every lifecycle step and the API's "
+        "flush, back-off doubling from a minute) before a notification is given up.",
+    )
+    public_url: str | None = setting(
+        None,
+        "CHAMPION_PUBLIC_URL",
+        description="The API's address as people reach it: notifications link its dashboard.",
+    )
+
+    @model_validator(mode="after")
+    def _targets_parse(self) -> NotifySettings:
+        webhook_targets(self)  # a bad URL is a ConfigError at start, not at the first event
+        return self
+
+
+def webhook_targets(group: NotifySettings) -> tuple[tuple[str, str], ...]:
+    """``(format, url)`` for every configured webhook: format ``slack`` or ``json``."""
+    if group.webhooks is None:
+        return ()
+    found = []
+    for entry in group.webhooks.get_secret_value().replace(",", " ").split():
+        kind, _, rest = entry.partition(":")
+        if kind in ("slack", "json") and rest.startswith("http"):
+            fmt, url = kind, rest
+        else:
+            url = entry
+            fmt = "slack" if url.split("/")[2:3] == ["hooks.slack.com"] else "json"
+        if not url.startswith(("http://", "https://")) or len(url.split("/")) < 3:
+            raise ValueError("CHAMPION_WEBHOOKS: every entry is an http(s) URL")
+        found.append((fmt, url))
+    return tuple(found)
 
 
 class Settings(BaseSettings):
@@ -443,6 +523,7 @@ class Settings(BaseSettings):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     ab: ABSettings = Field(default_factory=ABSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @classmethod
     def settings_customise_sources(

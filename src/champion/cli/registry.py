@@ -10,6 +10,7 @@ from rich.table import Table
 
 from champion.cli.app import app, registry_app
 from champion.cli.common import JsonOpt, ReasonOpt, console
+from champion.lifecycle.aliases import promote_version, rollback_champion
 from champion.redact import redact
 from champion.settings import load_settings
 from champion.tracking.registry import DATASET_TAG, VersionInfo, open_registry
@@ -89,9 +90,7 @@ def promote(
 ) -> None:
     """Make a version (default: the challenger) the champion."""
     settings = load_settings()
-    event = open_registry(settings).promote(
-        version, actor=settings.who, reason=reason or "promoted from the command line"
-    )
+    event = promote_version(settings, version, reason=reason or "promoted from the command line")
     before = f" (was v{event.previous})" if event.previous else ""
     console.print(f"champion -> v{event.version}{before}")
 
@@ -100,7 +99,5 @@ def promote(
 def rollback(reason: ReasonOpt = None) -> None:
     """Return the champion alias to the version the current champion replaced."""
     settings = load_settings()
-    event = open_registry(settings).rollback(
-        actor=settings.who, reason=reason or "rolled back from the command line"
-    )
+    event = rollback_champion(settings, reason=reason or "rolled back from the command line")
     console.print(f"champion -> v{event.version} (rolled back from v{event.previous})")

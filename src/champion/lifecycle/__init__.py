@@ -6,6 +6,8 @@
   training data;
 * :mod:`~champion.lifecycle.retrain` — a challenger from live labels, only on drift;
 * :mod:`~champion.lifecycle.experiment` — start the A/B test, evaluate it, act on it;
+* :mod:`~champion.lifecycle.aliases` — promote or roll back by hand;
+* :mod:`~champion.lifecycle.notices` — what the steps tell the webhooks;
 * :mod:`~champion.lifecycle.registration` — train, log, register (shared by the above);
 * :mod:`~champion.lifecycle.retention` — old predictions to Parquet, out of the log;
 * :mod:`~champion.lifecycle.workspace` — the one place that opens MLflow and the log.
@@ -16,6 +18,7 @@ through an optional callback, results come back as frozen dataclasses.
 """
 
 from champion.lifecycle.adoption import AdoptionOutcome, Reference, adopt
+from champion.lifecycle.aliases import promote_version, rollback_champion
 from champion.lifecycle.bootstrap import BootstrapOutcome, bootstrap, model_status
 from champion.lifecycle.drift_check import ServedDrift, check_served_drift
 from champion.lifecycle.experiment import (
@@ -47,8 +50,10 @@ __all__ = [
     "drift_retrain",
     "evaluate_and_promote",
     "model_status",
+    "promote_version",
     "register_trained",
     "retrain_challenger",
+    "rollback_champion",
     "start_experiment",
     "train_and_register",
 ]

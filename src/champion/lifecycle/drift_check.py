@@ -22,6 +22,7 @@ from champion.drift import (
 )
 from champion.drift.detect import SCORE
 from champion.errors import ConflictError, NotFoundError
+from champion.lifecycle.notices import drift_events
 from champion.lifecycle.performance import champion_performance
 from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import EventStore
@@ -209,6 +210,11 @@ def served_drift(
             ws.store.record_drift_check(info.run_id, info.version.version, result)
         except ConflictError:
             continue
+        ws.notify(
+            *drift_events(
+                ws.settings.model_name, info.version.version, info.run_id, result, performance
+            )
+        )
         return ServedDrift(
             info.version.version, result, summary.rows, challenger, note, performance
         )

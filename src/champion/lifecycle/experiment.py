@@ -13,6 +13,7 @@ from typing import Any
 
 from champion.abtest import Decision, Look, Policy
 from champion.errors import ConfigError, ConflictError, NotFoundError
+from champion.lifecycle.notices import decision_events, experiment_started
 from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import DEFAULT_EXPERIMENT, ABConfig, EventStore
 from champion.settings import Settings
@@ -42,13 +43,24 @@ def start_experiment(
     champion = ws.require(Alias.CHAMPION, "nothing to test")
     challenger = ws.require(Alias.CHALLENGER, "nothing to test")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return ws.store.set_ab_config(
+    config = ws.store.set_ab_config(
         experiment_id=f"v{champion.version}-v{challenger.version}-{stamp}",
         mode=mode,
         split_b=settings.ab.split_b if split_b is None else split_b,
         updated_by=settings.who,
         note=f"challenger v{challenger.version} vs champion v{champion.version}",
     )
+    ws.notify(
+        experiment_started(
+            settings.model_name,
+            config.experiment_id,
+            config.mode,
+            config.split_b,
+            champion.version,
+            challenger.version,
+        )
+    )
+    return config
 
 
 @dataclass(frozen=True)
@@ -197,13 +209,31 @@ def evaluate_and_promote(
         note=f"{trial.mode} experiment {trial.experiment_id}",
     )
     if not apply or not decision.action.concludes:
+        _notify_decision(ws, trial, decision, policy, None)
         return outcome
     reason = f"A/B {trial.experiment_id}: " + "; ".join(decision.reasons)
     try:
         applied = _apply(ws, decision.action, trial.challenger.version, reason, run.run_id)
     except (NotFoundError, ConflictError) as exc:  # someone else acted in between
         return replace(outcome, note=f"{outcome.note}; not applied: {exc}")
+    _notify_decision(ws, trial, decision, policy, applied)
     return replace(outcome, applied=applied)
+
+
+def _notify_decision(
+    ws: Workspace, trial: Trial, decision: Decision, policy: Policy, applied: str | None
+) -> None:
+    # a look that only reports (apply off) tells of no promotion it did not make
+    events = decision_events(
+        ws.settings.model_name,
+        trial.experiment_id,
+        trial.champion.version,
+        trial.challenger.version,
+        decision,
+        policy,
+        applied,
+    )
+    ws.notify(*events)
 
 
 def apply_decision(

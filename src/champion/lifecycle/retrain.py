@@ -18,6 +18,7 @@ from champion.lifecycle.drift_check import (
     served_frame,
 )
 from champion.lifecycle.experiment import start_experiment
+from champion.lifecycle.notices import retrain_failed, retrain_finished, retrain_started
 from champion.lifecycle.registration import Progress, TrainOutcome, train_and_register
 from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import ABConfig, EventStore
@@ -75,15 +76,21 @@ def _retrain(
     if len(data.frame) < needed:
         note = f"only {len(data.frame)} labelled rows (need {needed}): retraining waits for labels"
         return RetrainOutcome(None, False, note=note)
-    outcome = train_and_register(
-        ws.settings,
-        data,
-        config,
-        register_as=Alias.CHALLENGER,
-        reason=f"retrained on {len(data.frame)} live labelled rows: {reason}",
-        on_progress=on_progress,
-    )
-    return RetrainOutcome(
+    model, champion = ws.settings.model_name, info.version.version
+    ws.notify(retrain_started(model, champion, reason))
+    try:
+        outcome = train_and_register(
+            ws.settings,
+            data,
+            config,
+            register_as=Alias.CHALLENGER,
+            reason=f"retrained on {len(data.frame)} live labelled rows: {reason}",
+            on_progress=on_progress,
+        )
+    except Exception as exc:
+        ws.notify(retrain_failed(model, champion, exc))
+        raise
+    retrained = RetrainOutcome(
         None,
         True,
         challenger=outcome.version.version if outcome.version else None,
@@ -92,6 +99,12 @@ def _retrain(
         note=f"challenger trained on {len(data.frame)} labelled rows",
         training=outcome,
     )
+    ws.notify(
+        retrain_finished(
+            model, champion, retrained.challenger, retrained.training_rows, retrained.note
+        )
+    )
+    return retrained
 
 
 def retrain_challenger(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from champion.errors import ConfigError, NotFoundError
+from champion.notify import Event, Notifier
 from champion.predictionlog import EventStore, open_store
 from champion.settings import Settings
 from champion.tracking.connection import Tracking, connect
@@ -35,6 +36,19 @@ class Workspace:
     @cached_property
     def store(self) -> EventStore:
         return self.given_store or open_store(self.settings)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        return Notifier(self.settings.notify, self.store)
+
+    def notify(self, *events: Event) -> None:
+        """Tell the webhooks (and retry what earlier steps could not deliver); never
+        raises: a receiver that is down must not fail the step."""
+        if not self.settings.notify.webhooks:
+            return
+        for event in events:
+            self.notifier.emit(event)
+        self.notifier.flush()
 
     def alias(self, alias: Alias) -> VersionInfo | None:
         """The version behind ``alias`` now."""

@@ -2,6 +2,7 @@
 configuration, on SQLite or PostgreSQL."""
 
 from champion.predictionlog.drift_checks import DriftCheckRecord
+from champion.predictionlog.notifications import Outgoing
 from champion.predictionlog.reads import VariantStats
 from champion.predictionlog.store import (
     DEFAULT_EXPERIMENT,
@@ -24,6 +25,7 @@ __all__ = [
     "EventStore",
     "FeedbackResult",
     "GroupCommitWriter",
+    "Outgoing",
     "VariantStats",
     "open_store",
     "sqlite_url",

@@ -187,7 +187,8 @@ def decide_in_database(
     )
     iv = decision.interval
     labelled = decision.labelled[0] if paired else sum(decision.labelled)
-    history = remember(conn, seen.kept, [float(labelled), iv.estimate, iv.lower, iv.upper])
+    point = [float(labelled), iv.estimate, iv.lower, iv.upper]
+    history = remember(conn, seen.kept, point, decision.to_dict())
     looks = [Look(int(n), e, lo, hi) for n, e, lo, hi in history if np.isfinite(lo)]
     served = sum(seen.sums.counts.get(f"req|{s}", 0.0) for s in ("0", "1"))
     return decision, looks, int(seen.sums.counts.get("all", 0.0) - served)

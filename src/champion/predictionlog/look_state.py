@@ -478,11 +478,48 @@ def look(conn: Any, trial: Trial, *, paired: bool, now: float, lag: float = LOOK
     return Seen(current, _splits(conn, trial, phase_ids), classes, sums)
 
 
-def remember(conn: Any, kept: Sums, point: list[float]) -> list[list[float]]:
+def remember(
+    conn: Any, kept: Sums, point: list[float], decision: dict[str, Any] | None = None
+) -> list[list[float]]:
     """Append a look's point (labelled, estimate, lower, upper) to the stored history
-    unless it repeats the last one; returns the history."""
-    if not kept.looks or kept.looks[-1] != point:
-        kept.looks.append(point)
-        figures = json.dumps({"counts": kept.counts, "looks": kept.looks})
-        conn.execute(sql_update(ab_state).where(ab_state.c.id == kept.id).values(figures=figures))
+    unless it repeats the last one, and keep the look's decision (what the dashboard
+    shows); returns the history."""
+    if not kept.looks or kept.looks[-1] != point or decision is not None:
+        if not kept.looks or kept.looks[-1] != point:
+            kept.looks.append(point)
+        figures = {"counts": kept.counts, "looks": kept.looks}
+        if decision is not None:
+            figures["decision"] = decision
+            figures["looked_at"] = datetime.now(UTC).isoformat()
+        conn.execute(
+            sql_update(ab_state)
+            .where(ab_state.c.id == kept.id)
+            .values(figures=json.dumps(figures, default=str))
+        )
     return kept.looks
+
+
+def latest_look(conn: Any, model_name: str, experiment_id: str) -> dict[str, Any] | None:
+    """What the latest look at the experiment saw: its versions, the confidence sequence
+    so far (labelled, estimate, lower, upper) and the decision, or None before any."""
+    c = ab_state.c
+    row = (
+        conn.execute(
+            select(c.champion, c.challenger, c.figures, c.updated_at)
+            .where(c.model_name == model_name, c.experiment_id == experiment_id)
+            .order_by(c.id)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    figures = json.loads(row["figures"])
+    return {
+        "champion": row["champion"],
+        "challenger": row["challenger"],
+        "looks": figures.get("looks", []),
+        "decision": figures.get("decision"),
+        "looked_at": figures.get("looked_at"),
+    }

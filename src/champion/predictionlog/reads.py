@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -20,7 +20,9 @@ from champion.predictionlog import live_report
 from champion.predictionlog.aggregates import Trial
 from champion.predictionlog.drift_window import window_summary
 from champion.predictionlog.evaluation import decide_in_database
+from champion.predictionlog.look_state import latest_look
 from champion.predictionlog.schema import ab_config, failures, feedback, predictions
+from champion.predictionlog.traffic import Traffic, read_traffic
 from champion.types import ABMode, DriftUnit, Task
 
 
@@ -317,6 +319,16 @@ class LogReads:
             for variant, c in sorted(current.variants.items())
             if c.served or c.labelled
         ]
+
+    def traffic(self, span: timedelta = timedelta(hours=1)) -> Traffic:
+        """Requests, model errors and latency per minute over the last ``span``."""
+        with self._tx("read traffic") as conn:
+            return read_traffic(conn, self.model_name, span=span, now=datetime.now(UTC))
+
+    def latest_look(self, experiment_id: str) -> dict[str, Any] | None:
+        """The latest A/B look at ``experiment_id``: its confidence sequence and decision."""
+        with self._tx("read the latest look") as conn:
+            return latest_look(conn, self.model_name, experiment_id)
 
 
 def _version_key(version: str) -> tuple[int, str]:

@@ -27,8 +27,9 @@ from sqlalchemy import (
 #: 2: failures; 3: both models' answers, the phase; 4: scoped by model; 5: label sources;
 #: 6: the A/B evaluation's running sums (ab_state, ab_unit_sums), labels indexed by arrival;
 #: 7: each label carries its prediction's time; PostgreSQL partitions both tables by day;
-#: 8: the live report's running counts (ab_report_state), the drift checks' record
-SCHEMA_VERSION = 8
+#: 8: the live report's running counts (ab_report_state), the drift checks' record;
+#: 9: the notifications' outbox and delivery log, the registry signal (instant reload)
+SCHEMA_VERSION = 9
 metadata = MetaData()
 
 schema_version = Table(
@@ -208,4 +209,39 @@ drift_checks = Table(
     Column("reason", Text, nullable=False),
     Column("features", Text, nullable=False),  # JSON: name -> test, p-value, PSI, drifted
     UniqueConstraint("model_name", "reference", "check_number", name="uq_drift_checks_number"),
+)
+
+# Every notification to every webhook target (champion.predictionlog.notifications): the
+# outbox (a row is written before it is sent, so a crash between the two loses nothing)
+# and the delivery log. One event noticed by several API workers is one row per target:
+# the unique key lets the first writer send it and the others skip it.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_name", String(256), nullable=False),
+    Column("event_key", String(256), nullable=False),
+    Column("target", String(32), nullable=False),  # digest of the URL: no secret stored
+    Column("destination", String(300), nullable=False),  # scheme://host/… for people
+    Column("kind", String(32), nullable=False),
+    Column("event", Text, nullable=False),  # JSON: the event (the body is built per target)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True)),  # NULL: delivered or given up
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("last_status", Integer),  # the HTTP status of the last attempt
+    Column("last_error", Text),
+    UniqueConstraint("model_name", "event_key", "target", name="uq_notifications_event"),
+    Index("ix_notifications_due", "next_attempt_at"),
+)
+
+# One row per model: bumped when the registry says an alias moved (an MLflow webhook
+# reached one API worker); every worker checks it between polls and reloads at once.
+registry_signal = Table(
+    "registry_signal",
+    metadata,
+    Column("model_name", String(256), primary_key=True),
+    Column("generation", Integer, nullable=False),
+    Column("detail", String(300), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

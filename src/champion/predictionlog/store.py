@@ -44,6 +44,7 @@ from champion.errors import (
 from champion.predictionlog import partitions
 from champion.predictionlog.drift_checks import DriftChecks
 from champion.predictionlog.migrations import upgrade
+from champion.predictionlog.notifications import Notifications
 from champion.predictionlog.reads import LogReads
 from champion.predictionlog.schema import (
     SCHEMA_VERSION,
@@ -152,7 +153,7 @@ def make_engine(url: str, *, statement_timeout: float | None = None) -> Engine:
     )
 
 
-class EventStore(LogReads, DriftChecks):
+class EventStore(LogReads, DriftChecks, Notifications):
     """The prediction log of one model over one database. Several models may share the
     database: every read and write here is of ``model_name``'s rows only."""
 

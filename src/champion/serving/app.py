@@ -24,6 +24,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
 from champion.errors import BackendError
+from champion.notify import Notifier
 from champion.predictionlog import EventStore, GroupCommitWriter
 from champion.redact import redact_logs
 from champion.serving.batching import MicroBatcher
@@ -31,7 +32,7 @@ from champion.serving.loading import ModelSlots
 from champion.serving.middleware.body_limit import BodySizeLimit
 from champion.serving.middleware.fast_path import PredictFastPath
 from champion.serving.middleware.json_guard import JsonGuard, JsonLimits
-from champion.serving.poller import poll, refresh
+from champion.serving.poller import notify_load_failures, poll, refresh
 from champion.serving.prometheus import Metrics
 from champion.serving.responses import validation_detail, validation_error
 from champion.serving.routes import ROUTES
@@ -66,7 +67,10 @@ async def _start(state: ServingState) -> None:
     state.batcher = MicroBatcher()
     state.writer.start()
     state.batcher.start()
+    if state.settings.notify.webhooks is not None:
+        state.notifier = Notifier(state.settings.notify, state.store)
     await refresh(state)
+    notify_load_failures(state)
     # Everything loaded so far (MLflow, pandas, the models) lives as long as the process:
     # keep it out of the cyclic collector, whose full passes over it stall requests.
     # Models loaded later are frozen after each swap.
@@ -82,6 +86,8 @@ async def _stop(state: ServingState) -> None:
         await state.batcher.close()
     if state.writer is not None:
         await state.writer.close()
+    if state.notifier is not None:
+        state.notifier.close()
     state.store.dispose()
 
 

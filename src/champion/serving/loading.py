@@ -170,6 +170,8 @@ class ModelSlots:
         # a version that failed to load is tried again only after a back-off (not
         # downloaded and unpickled on every poll): key -> (next try, delay, error)
         self._failed: dict[str, tuple[float, float, str]] = {}
+        # first failures since the last drain: (key, slot, version, error), notified once
+        self.new_failures: list[tuple[str, str, str, str]] = []
 
     def snapshot(self) -> tuple[LoadedModel | None, LoadedModel | None]:
         return self.champion, self.challenger
@@ -221,6 +223,8 @@ class ModelSlots:
         except BackendError as exc:
             delay = min(failed[1] * 2, MAX_BACKOFF) if failed else FIRST_BACKOFF
             self._failed[key] = (now + delay, delay, str(exc))
+            if failed is None:
+                self.new_failures.append((key, slot, info.version, str(exc)))
             errors.append(str(exc))
             log.error("could not load %s v%s: %s", slot, info.version, exc)
             return None

@@ -1,15 +1,19 @@
 """Following the registry and the database: one poll every ``CHAMPION_POLL_INTERVAL``
 seconds checks the database and reads the A/B configuration, and follows the aliases
-(loading a moved version completely before swapping it in)."""
+(loading a moved version completely before swapping it in). A registry webhook
+(``POST /hooks/mlflow``) makes the poll happen at once, in every worker."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
+from typing import Any
 
 from champion.errors import BackendError
+from champion.notify import Event, Kind
 from champion.serving.state import ServingState
 from champion.tracking.registry import open_registry
 from champion.types import Alias
@@ -19,6 +23,8 @@ log = logging.getLogger("champion.serving")
 #: A PostgreSQL log's day partitions are made a week ahead; an API that runs for weeks
 #: keeps them coming (champion.predictionlog.partitions).
 PARTITION_UPKEEP_S = 3600.0
+#: Seconds between the API's retries of undelivered notifications.
+FLUSH_S = 60.0
 
 
 async def _keep_partitions(state: ServingState) -> None:
@@ -61,11 +67,71 @@ async def refresh(state: ServingState) -> None:
             state.metrics.model_version.labels(slot, path).set(int(model.version))
 
 
+def notify_load_failures(state: ServingState) -> None:
+    failures, state.slots.new_failures = state.slots.new_failures, []
+    if state.notifier is None:
+        return
+    for key, slot, version, error in failures:
+        event = Event(
+            Kind.MODEL_LOAD_FAILED,
+            state.settings.model_name,
+            f"The API could not load {slot} v{version}; it keeps serving the loaded "
+            f"models: {error}",
+            {"slot": slot, "version": version, "error": error},
+            key=f"load:{key}",  # every worker sees it; the first to write it sends it
+        )
+        _background(state, asyncio.to_thread(state.notifier.emit, event))
+
+
+def _background(state: ServingState, work: Any) -> None:
+    task = asyncio.create_task(work)
+    state.tasks.append(task)
+    task.add_done_callback(lambda done: state.tasks.remove(done) if done in state.tasks else None)
+
+
+async def _signalled(state: ServingState) -> bool:
+    """Whether the registry signal moved since this worker last looked (a webhook that
+    reached another worker)."""
+    try:
+        generation = await asyncio.to_thread(state.store.registry_generation)
+    except BackendError:
+        return False  # the full poll reports the database
+    moved = generation != state.generation
+    state.generation = generation
+    return moved
+
+
 async def poll(state: ServingState) -> None:
-    """Refresh forever; a failed poll is logged and the next one tries again."""
+    """Refresh forever: every ``CHAMPION_POLL_INTERVAL``, and at once when a registry
+    webhook wakes this worker or (checked every ``CHAMPION_SIGNAL_INTERVAL`` when the
+    webhook is configured) the registry signal says another worker got one. A failed
+    poll is logged and the next one tries again."""
+    serving = state.settings.serving
+    signals = serving.registry_webhook_secret is not None
+    loop = asyncio.get_running_loop()
+    next_poll = loop.time() + serving.poll_interval
+    next_flush = loop.time() + FLUSH_S
+    if signals:
+        await _signalled(state)  # the generation at start: nothing to act on yet
     while True:
-        await asyncio.sleep(state.settings.serving.poll_interval)
+        wait = max(next_poll - loop.time(), 0.0)
+        if signals:
+            wait = min(wait, serving.signal_interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.wake.wait(), wait)
+        woken = state.wake.is_set()
+        state.wake.clear()
+        if not woken and signals and loop.time() < next_poll:
+            woken = await _signalled(state)
+        if not woken and loop.time() < next_poll:
+            continue
         try:
             await refresh(state)
         except Exception:  # never let the poller die
             log.exception("poll failed")
+        state.reloads += int(woken)
+        next_poll = loop.time() + serving.poll_interval
+        notify_load_failures(state)
+        if state.notifier is not None and loop.time() >= next_flush:
+            next_flush = loop.time() + FLUSH_S
+            _background(state, asyncio.to_thread(state.notifier.flush))

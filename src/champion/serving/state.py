@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from champion.notify import Notifier
 from champion.predictionlog import DEFAULT_EXPERIMENT, ABConfig, EventStore, GroupCommitWriter
 from champion.serving.batching import MicroBatcher
 from champion.serving.loading import ModelSlots
@@ -31,6 +32,12 @@ class ServingState:
     database_error: str | None = None
     partitions_made_at: float = 0.0  # monotonic time of the last partition upkeep
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    notifier: Notifier | None = None  # set when webhooks are configured
+    # set by POST /hooks/mlflow: the poller reloads now instead of at its next poll
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    generation: int = 0  # the registry signal this worker last acted on
+    reloads: int = 0  # refreshes a registry signal or webhook caused (for /health)
+    dashboard_cache: tuple[float, Any] | None = None  # (monotonic time, Dashboard)
 
     def config(self) -> ABConfig:
         """The A/B configuration in force: the stored one, else the settings'."""

@@ -2,8 +2,15 @@
 
 from fastapi import APIRouter
 
-from champion.serving.routes import ab, feedback, ops, predict
+from champion.serving.routes import ab, dashboard, feedback, hooks, ops, predict
 
-ROUTES: tuple[APIRouter, ...] = (predict.routes, feedback.routes, ab.routes, ops.routes)
+ROUTES: tuple[APIRouter, ...] = (
+    predict.routes,
+    feedback.routes,
+    ab.routes,
+    ops.routes,
+    hooks.routes,
+    dashboard.routes,
+)
 
 __all__ = ["ROUTES"]
