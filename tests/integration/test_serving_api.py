@@ -275,7 +275,8 @@ def test_ops_endpoints(api) -> None:
         assert models["champion"]["path"].startswith("compiled numpy path")
         metrics = client.get(f"{api.url}/metrics").text
         assert 'champion_requests_total{endpoint="predict",outcome="ok"' in metrics
-        assert 'champion_model_version{path="compiled",slot="champion"} 1.0' in metrics
+        assert 'champion_model_version{slot="champion"} 1.0' in metrics
+        assert 'champion_model_compiled{slot="champion"} 1.0' in metrics
         assert client.get(f"{api.url}/docs").status_code == 200
         assert "swagger" in client.get(f"{api.url}/apidocs").text.lower()
         assert client.get(f"{api.url}/openapi.json").json()["paths"]["/predict"]

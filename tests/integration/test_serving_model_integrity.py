@@ -5,6 +5,7 @@ refused version again on every poll."""
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from champion.tracking.registry import open_registry
 from champion.types import Alias
 
 from api_helpers import TOKEN, feature_rows, two_models
+from receiver import webhook_receiver
 from servers import api_server
 
 POLL = 0.5
@@ -55,6 +57,11 @@ def test_registered_versions_carry_the_digest_of_their_files(tmp_path, titanic, 
 
 
 def test_a_tampered_version_is_refused_while_the_champion_serves(tmp_path, titanic, titanic_pair):
+    with contextlib.ExitStack() as stack:
+        _tampered(stack, tmp_path, titanic, titanic_pair)
+
+
+def _tampered(stack, tmp_path, titanic, titanic_pair) -> None:
     home = tmp_path / "home"
     two_models(home, titanic, titanic_pair)
     settings = load_settings(home=home)
@@ -65,11 +72,13 @@ def test_a_tampered_version_is_refused_while_the_champion_serves(tmp_path, titan
     model_file = next(_artifact_dir(settings, "3").rglob("model.pkl"))
     model_file.write_bytes(pickle.dumps(_WritesAFile(marker)))  # after registration
 
+    hook = stack.enter_context(webhook_receiver())
     env = {
         "CHAMPION_HOME": str(home),
         "CHAMPION_DATABASE_URL": sqlite_url(tmp_path / "events.db"),
         "CHAMPION_ADMIN_TOKEN": TOKEN,
         "CHAMPION_POLL_INTERVAL": str(POLL),
+        "CHAMPION_WEBHOOKS": f"{hook.url}/alerts",
     }
     row = feature_rows(titanic.frame, titanic.schema.features)[0]
     with api_server(env, tmp_path) as api, httpx.Client(timeout=10) as client:
@@ -93,3 +102,8 @@ def test_a_tampered_version_is_refused_while_the_champion_serves(tmp_path, titan
         log = api.log_path.read_text()
     assert not marker.exists()  # the hostile pickle never ran
     assert log.count("could not load challenger v3") == 1, log[-2000:]
+    # the people on call were told, once, with what failed and why
+    (told,) = [r.json() for r in hook.received]
+    assert told["event"] == "model_load_failed" and told["severity"] == "alert"
+    assert told["details"]["slot"] == "challenger" and told["details"]["version"] == "3"
+    assert "do not match the digest" in told["text"]

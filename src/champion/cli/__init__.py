@@ -21,6 +21,7 @@ from champion.cli import (  # noqa: F401  (importing a module registers its comm
     drift,
     lifecycle,
     log,
+    notify,
     registry,
     score,
     secrets,

@@ -22,7 +22,16 @@ ab_app = typer.Typer(
     help="A/B experiments: status, configuration, evaluation.", no_args_is_help=True
 )
 log_app = typer.Typer(help="The prediction log: retention.", no_args_is_help=True)
+notify_app = typer.Typer(
+    help="Notifications: test the webhooks, retry, the delivery log.", no_args_is_help=True
+)
+webhook_app = typer.Typer(
+    help="MLflow's registry webhook: the API reloads the moment an alias moves.",
+    no_args_is_help=True,
+)
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(notify_app, name="notify")
+app.add_typer(webhook_app, name="webhook")
 app.add_typer(log_app, name="log")
 app.add_typer(ab_app, name="ab")
 app.add_typer(registry_app, name="registry")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from typing import Annotated
 
 import typer
@@ -10,7 +13,8 @@ import uvicorn
 from champion.cli.app import app
 from champion.cli.common import console
 from champion.errors import InvalidInputError
-from champion.settings import load_settings
+from champion.serving.prometheus import MULTIPROC_ENV
+from champion.settings import Settings, load_settings
 
 Opt = typer.Option
 
@@ -30,6 +34,21 @@ def serve(
         f"serving [bold]{settings.model_name}[/] on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''}); docs at /docs"
     )
+    shared = None
+    if workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # one /metrics for all the workers (prometheus_client's multiprocess mode): the
+        # spawned workers inherit the directory and write their values there
+        shared = tempfile.mkdtemp(prefix="champion-metrics-")
+        os.environ[MULTIPROC_ENV] = shared
+    try:
+        _run(settings, host, port, workers, log_level)
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
+            os.environ.pop(MULTIPROC_ENV, None)
+
+
+def _run(settings: Settings, host: str, port: int, workers: int, log_level: str) -> None:
     uvicorn.run(
         "champion.serving.app:app_from_env",
         factory=True,

@@ -172,6 +172,7 @@ class ModelSlots:
         self._failed: dict[str, tuple[float, float, str]] = {}
         # first failures since the last drain: (key, slot, version, error), notified once
         self.new_failures: list[tuple[str, str, str, str]] = []
+        self.failing: set[str] = set()  # slots whose wanted version did not load
 
     def snapshot(self) -> tuple[LoadedModel | None, LoadedModel | None]:
         return self.champion, self.challenger
@@ -190,7 +191,8 @@ class ModelSlots:
                 self.last_error = str(exc)
                 log.warning("registry unavailable, serving the loaded models: %s", exc)
                 return changes
-            errors = []
+            errors: list[str] = []
+            failing: set[str] = set()
             for slot, info in wanted.items():
                 current: LoadedModel | None = getattr(self, slot)
                 if info is None:
@@ -202,12 +204,14 @@ class ModelSlots:
                     continue
                 loaded = self._try_load(slot, info, errors)
                 if loaded is None:
+                    failing.add(slot)
                     continue
                 setattr(self, slot, loaded)  # the swap: one reference assignment
                 before = f"v{current.version}" if current else "nothing"
                 changes.append(f"{slot} {before} -> v{loaded.version} ({loaded.path})")
                 log.info("%s", changes[-1])
             self.last_error = "; ".join(errors) or None
+            self.failing = failing
         return changes
 
     def _try_load(self, slot: str, info: VersionInfo, errors: list[str]) -> LoadedModel | None:

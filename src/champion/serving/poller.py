@@ -25,6 +25,8 @@ log = logging.getLogger("champion.serving")
 PARTITION_UPKEEP_S = 3600.0
 #: Seconds between the API's retries of undelivered notifications.
 FLUSH_S = 60.0
+#: Seconds between the API's reads of the latest drift check (for its gauges).
+DRIFT_READ_S = 60.0
 
 
 async def _keep_partitions(state: ServingState) -> None:
@@ -60,15 +62,35 @@ async def refresh(state: ServingState) -> None:
         # a swapped-in model lives until the next swap: keep it out of the collector
         gc.collect()
         gc.freeze()
-    state.metrics.model_version.clear()
     for slot, model in zip(Alias, state.slots.snapshot(), strict=True):
-        if model is not None and model.version.isdigit():
-            path = "compiled" if model.predictor.compiled else "pipeline"
-            state.metrics.model_version.labels(slot, path).set(int(model.version))
+        # every slot is set each poll (0: empty): a shared gauge cannot be cleared
+        number = int(model.version) if model is not None and model.version.isdigit() else 0
+        state.metrics.model_version.labels(slot).set(number)
+        compiled = model is not None and model.predictor.compiled
+        state.metrics.model_compiled.labels(slot).set(int(compiled))
+        state.metrics.model_load_failing.labels(slot).set(int(slot in state.slots.failing))
+    await _drift_gauges(state)
+
+
+async def _drift_gauges(state: ServingState) -> None:
+    """The latest recorded drift check, as gauges (read once a minute)."""
+    now = time.monotonic()
+    if now - state.drift_read_at < DRIFT_READ_S:
+        return
+    state.drift_read_at = now
+    try:
+        latest = await asyncio.to_thread(state.store.drift_history, None, 1)
+    except BackendError:
+        return
+    if latest:
+        state.metrics.drift_detected.set(int(latest[0].drifted))
+        state.metrics.drift_checked.set(latest[0].checked_at.timestamp())
 
 
 def notify_load_failures(state: ServingState) -> None:
     failures, state.slots.new_failures = state.slots.new_failures, []
+    for _, slot, _, _ in failures:
+        state.metrics.model_load_failures.labels(slot).inc()
     if state.notifier is None:
         return
     for key, slot, version, error in failures:
@@ -80,7 +102,13 @@ def notify_load_failures(state: ServingState) -> None:
             {"slot": slot, "version": version, "error": error},
             key=f"load:{key}",  # every worker sees it; the first to write it sends it
         )
-        _background(state, asyncio.to_thread(state.notifier.emit, event))
+        _background(state, _counted(state, state.notifier.emit, event))
+
+
+async def _counted(state: ServingState, send: Any, *args: Any) -> None:
+    rows = await asyncio.to_thread(send, *args)
+    for row in rows:
+        state.metrics.notifications.labels(row.state).inc()
 
 
 def _background(state: ServingState, work: Any) -> None:
@@ -134,4 +162,4 @@ async def poll(state: ServingState) -> None:
         notify_load_failures(state)
         if state.notifier is not None and loop.time() >= next_flush:
             next_flush = loop.time() + FLUSH_S
-            _background(state, asyncio.to_thread(state.notifier.flush))
+            _background(state, _counted(state, state.notifier.flush))

@@ -1,16 +1,34 @@
-"""Prometheus metrics of one app (its own registry: several apps may share a process)."""
+"""Prometheus metrics of one app (its own registry: several apps may share a process).
+
+Under ``champion serve --workers N`` (N > 1) the workers write their metrics to files in
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode, set up by the
+command) and ``/metrics`` of any worker answers for all of them: a scrape sees the
+replica, not whichever worker it reached. Gauges then report the largest value of the
+live workers.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 class Metrics:
     def __init__(self) -> None:
+        self.shared = multiprocess()
+        # shared: values live in the directory's files; render() collects them all
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "champion_requests",
@@ -36,8 +54,48 @@ class Metrics:
         )
         self.model_version = Gauge(
             "champion_model_version",
-            "Loaded model version per slot (the value is the version number).",
-            ["slot", "path"],
+            "Loaded model version per slot (the value is the version number; 0: none).",
+            ["slot"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self.model_compiled = Gauge(
+            "champion_model_compiled",
+            "1 when the slot's model scores on the compiled numpy path, 0 on the pipeline.",
+            ["slot"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self.model_load_failures = Counter(
+            "champion_model_load_failures",
+            "Versions that failed to load (counted once each; bad files, a refused digest).",
+            ["slot"],
+            registry=self.registry,
+        )
+        self.model_load_failing = Gauge(
+            "champion_model_load_failing",
+            "1 while the version an alias names cannot be loaded (the slot serves the "
+            "previous one, or nothing).",
+            ["slot"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self.drift_detected = Gauge(
+            "champion_drift_detected",
+            "1 when the latest recorded drift check of the champion found drift, else 0.",
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self.drift_checked = Gauge(
+            "champion_drift_last_check_timestamp_seconds",
+            "When the latest recorded drift check ran (Unix time; 0: never).",
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self.notifications = Counter(
+            "champion_notifications",
+            "Webhook deliveries attempted by this API, by outcome (delivered, failed).",
+            ["outcome"],
             registry=self.registry,
         )
         self.model_failures = Counter(
@@ -70,4 +128,8 @@ class Metrics:
         children[1].observe(seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.shared:
+            return generate_latest(self.registry)
+        everyone = CollectorRegistry()
+        MultiProcessCollector(everyone)
+        return generate_latest(everyone)

@@ -38,6 +38,7 @@ class ServingState:
     generation: int = 0  # the registry signal this worker last acted on
     reloads: int = 0  # refreshes a registry signal or webhook caused (for /health)
     dashboard_cache: tuple[float, Any] | None = None  # (monotonic time, Dashboard)
+    drift_read_at: float = -1e9  # monotonic time the drift gauges were last read
 
     def config(self) -> ABConfig:
         """The A/B configuration in force: the stored one, else the settings'."""
