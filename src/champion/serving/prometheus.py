@@ -22,6 +22,9 @@ def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
+ENDPOINTS = ("predict", "batch")
+#: Request outcomes other than an answer (``champion_requests{outcome=...}``).
+FAILED_OUTCOMES = ("invalid", "error", "unavailable", "log_rejected", "log_unavailable")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -30,6 +33,13 @@ class Metrics:
         self.shared = multiprocess()
         # shared: values live in the directory's files; render() collects them all
         self.registry = CollectorRegistry()
+        self._traffic()
+        self._models()
+        self._operations()
+        self._served: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._initialise()
+
+    def _traffic(self) -> None:
         self.requests = Counter(
             "champion_requests",
             "Prediction requests by variant and outcome.",
@@ -52,6 +62,8 @@ class Metrics:
         self.log_rows = Counter(
             "champion_log_rows", "Prediction rows committed.", registry=self.registry
         )
+
+    def _models(self) -> None:
         self.model_version = Gauge(
             "champion_model_version",
             "Loaded model version per slot (the value is the version number; 0: none).",
@@ -80,6 +92,8 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="max",
         )
+
+    def _operations(self) -> None:
         self.drift_detected = Gauge(
             "champion_drift_detected",
             "1 when the latest recorded drift check of the champion found drift, else 0.",
@@ -109,10 +123,29 @@ class Metrics:
             "Request features no model uses, ignored (CHAMPION_STRICT_FEATURES makes them 422).",
             registry=self.registry,
         )
-        self._served: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.feedback = Counter(
             "champion_feedback", "Labels received by outcome.", ["outcome"], registry=self.registry
         )
+
+    def _initialise(self) -> None:
+        """Every series the dashboards and alert rules read exists from the start at 0
+        (a rate over a series that appears later misses its first increase)."""
+        for endpoint in ENDPOINTS:
+            for variant in ("A", "B"):
+                self.requests.labels(endpoint, variant, "ok")
+            for outcome in FAILED_OUTCOMES:
+                self.requests.labels(endpoint, "none", outcome)
+        for variant in ("A", "B"):
+            self.latency.labels(variant)
+        for slot in ("champion", "challenger"):
+            self.model_failures.labels(slot)
+            self.model_load_failures.labels(slot)
+            for gauge in (self.model_version, self.model_compiled, self.model_load_failing):
+                gauge.labels(slot).set(0)
+        for outcome in ("accepted", "duplicate", "invalid", "not_found", "conflict"):
+            self.feedback.labels(outcome)
+        for outcome in ("delivered", "pending", "failed"):
+            self.notifications.labels(outcome)
 
     def served(self, endpoint: str, variant: str, seconds: float) -> None:
         """Count one answered request (label children cached: this runs per request)."""
