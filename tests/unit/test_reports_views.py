@@ -78,7 +78,10 @@ def test_the_demo_page_tells_the_story_in_order() -> None:
         dataset="titanic",
         api_url="http://127.0.0.1:1",
         seconds=12.5,
-        story=[StoryLine("bootstrap", {"champion": "1", "rows": 356}), StoryLine("retrain", {})],
+        story=[
+            StoryLine("bootstrap", {"champion": "1", "rows": 356}, "v1 became the champion."),
+            StoryLine("retrain", {}),
+        ],
         evaluations=[LookRow(1, (400, 410), "promote", 0.1, 0.02, 0.18, 0.001)],
         history=[
             {"at": "t", "action": "register", "alias": "champion", "version": "1", "reason": "r"}
@@ -91,5 +94,6 @@ def test_the_demo_page_tells_the_story_in_order() -> None:
     )
     html = render_report(report)
     assert html.index("bootstrap") < html.index("retrain") < html.index("Evaluations")
-    assert "champion=1, rows=356" in html and "400 / 410" in html and "+0.0200" in html
+    assert "<b>bootstrap</b>: v1 became the champion." in html  # a sentence, not facts
+    assert "400 / 410" in html and "+0.0200" in html
     assert "promoted v2" in html and "mlflow ui --backend-store-uri sqlite:///x.db" in html

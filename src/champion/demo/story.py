@@ -24,8 +24,12 @@ class Step:
     def facts(self) -> dict[str, Any]:
         return asdict(self)
 
+    def sentence(self) -> str:
+        """The step told as one sentence (the report's story)."""
+        return ""
+
     def line(self) -> StoryLine:
-        return StoryLine(self.name, self.facts())
+        return StoryLine(self.name, self.facts(), self.sentence())
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class ScenarioChosen(Step):
     scenario: str
     change: str
 
+    def sentence(self) -> str:
+        return f"The scenario is {self.scenario}: {self.change}."
+
 
 @dataclass(frozen=True)
 class Bootstrapped(Step):
@@ -41,6 +48,12 @@ class Bootstrapped(Step):
     champion: str
     rows: int
     run_id: str | None
+
+    def sentence(self) -> str:
+        return (
+            f"No champion existed, so champion trained one on {self.rows:,} reference rows "
+            f"and made v{self.champion} the champion."
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,14 @@ class StableTraffic(Step):
     drifted: bool
     reason: str
 
+    def sentence(self) -> str:
+        found = "found drift" if self.drifted else "found none"
+        return (
+            f"The API answered {self.sent:,} requests like the training data "
+            f"({self.labelled:,} labelled later, {self.rps:,} requests/s); the drift check "
+            f"{found}: {self.reason}."
+        )
+
 
 @dataclass(frozen=True)
 class DriftedTraffic(Step):
@@ -60,6 +81,17 @@ class DriftedTraffic(Step):
     labelled: int
     drifted: bool
     drifted_features: list[str]
+
+    def sentence(self) -> str:
+        found = (
+            f"found drift in {', '.join(self.drifted_features) or 'the joint check'}"
+            if self.drifted
+            else "found none"
+        )
+        return (
+            f"Then the traffic changed: of {self.sent:,} more requests ({self.labelled:,} "
+            f"labelled), the drift check {found}."
+        )
 
 
 @dataclass(frozen=True)
@@ -70,6 +102,16 @@ class Retrained(Step):
     def facts(self) -> dict[str, Any]:
         return dict(self.outcome)
 
+    def sentence(self) -> str:
+        o = self.outcome
+        if not o.get("retrained"):
+            return f"Nothing was retrained: {o.get('note')}."
+        return (
+            f"champion retrained on the latest {o.get('training_rows', 0):,} labelled rows, "
+            f"registered challenger v{o.get('challenger')} and started A/B experiment "
+            f"{o.get('experiment_id')}."
+        )
+
 
 @dataclass(frozen=True)
 class Decided(Step):
@@ -79,12 +121,24 @@ class Decided(Step):
     reasons: list[str]
     run_id: str | None
 
+    def sentence(self) -> str:
+        done = f", and champion {self.applied}" if self.applied else ""
+        why = self.reasons[0] if self.reasons else ""
+        return f"The A/B test decided {self.action}{done}: {why}."
+
 
 @dataclass(frozen=True)
 class HotSwapped(Step):
     name: ClassVar[str] = "hot swap"
     serving: str
     probe_versions: dict[str, int]
+
+    def sentence(self) -> str:
+        probes = ", ".join(f"v{v}: {n}" for v, n in sorted(self.probe_versions.items()))
+        return (
+            f"The running API now serves v{self.serving}, swapped in without a restart "
+            f"(probe answers by version: {probes})."
+        )
 
 
 def look_row(round_: int, decision: Decision) -> LookRow:

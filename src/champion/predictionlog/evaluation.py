@@ -34,6 +34,15 @@ def _number(text: str) -> float | None:
     return None if text == "None" else float(text)
 
 
+def latency_value(bin_: int) -> float:
+    """The middle of a latency bin (ms) of :func:`champion.predictionlog.look_state._bin`."""
+    if bin_ < 1000:
+        return bin_ / 1000.0 + 0.0005
+    if bin_ < 3000:
+        return (bin_ - 1000) / 20.0 + 0.025
+    return 100.5 + bin_ - 3000
+
+
 def _p95(counts: dict[str, float], arm: str, sides: tuple[str, ...]) -> float | None:
     """The 95th percentile of the arm's scoring latency as ``np.percentile`` interpolates
     it, each value read as the middle of its bin (within a bin: 0.05 ms below 100 ms)."""
@@ -50,7 +59,7 @@ def _p95(counts: dict[str, float], arm: str, sides: tuple[str, ...]) -> float | 
         for bin_, n in bins:
             seen += n
             if seen > index:
-                return bin_ / 20.0 + 0.025 if bin_ < 2000 else 100.5 + bin_ - 2000
+                return latency_value(bin_)
         return value(total - 1)
 
     rank = 0.95 * (total - 1)

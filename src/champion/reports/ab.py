@@ -59,8 +59,10 @@ def ab_section(
     heading: str,
     evaluations: Sequence[tuple[int, str]] = (),
     applied: str | None = None,
+    boundary: float = 0.0,
 ) -> str:
-    """The decision with its reasons, per-variant metrics and the sequence over time."""
+    """The decision with its reasons, per-variant metrics and the sequence over time
+    (``boundary``: the promotion margin the lower bound must clear)."""
     good = decision.action == "promote"
     iv = decision.interval
     kind = decision.analysis or ("paired" if decision.paired else "split")
@@ -92,11 +94,15 @@ def ab_section(
     ):
         if test is not None:
             tests.append([label, f"{test.statistic:.4g}", f"{test.p_value:.3g}"])
+    regression = "mae" in decision.metrics.get("A", {})
+    unit = "−absolute error, target units" if regression else "accuracy, share of labels"
     chart = sequence_band(
         [(look.labelled, look.estimate, look.lower, look.upper) for look in looks],
         chart="confidence-sequence",
         marks=[(float(n), label) for n, label in evaluations],
         x_label="labelled rows (in the order the labels arrived); dotted lines: evaluations",
+        y_label=f"B − A ({unit})",
+        boundary=boundary,
     )
     return (
         f"<h2>{escape(heading)}</h2>{verdict}"

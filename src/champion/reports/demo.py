@@ -26,6 +26,7 @@ class StoryLine:
 
     step: str
     facts: Mapping[str, Any]
+    text: str = ""  # the step as a sentence; empty: its facts are shown
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,6 @@ def _bound(value: float | None) -> str:
 
 
 def _story_section(report: DemoReport) -> str:
-    rows = [[line.step, _fact_text(line.facts)] for line in report.story]
     looks = [
         [
             str(e.round),
@@ -101,7 +101,11 @@ def _story_section(report: DemoReport) -> str:
         ]
         for e in report.evaluations
     ]
-    out = "<h2>The story</h2>" + table(["step", "what happened"], rows)
+    told = "".join(
+        f"<li><b>{escape(line.step)}</b>: {escape(line.text or _fact_text(line.facts))}</li>"
+        for line in report.story
+    )
+    out = f"<h2>The story</h2><ol class='story'>{told}</ol>"
     if looks:
         out += "<h3>Evaluations</h3>" + table(
             ["look", "labelled A / B", "decision", "B − A", "lower", "upper", "always-valid p"],

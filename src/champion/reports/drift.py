@@ -31,6 +31,7 @@ def _feature_card(item: FeatureDrift) -> str:
         ],
         chart="feature",
         data={"feature": item.feature, "kind": item.kind},
+        y_label="share of rows in the bin",
     )
     tag = (
         "<span class='tag bad'>drift</span>"
@@ -62,6 +63,7 @@ def drift_section(result: DriftResult, heading: str = "Data drift") -> str:
         colors=[ALERT_COLOR if f.drifted else OK_COLOR for f in result.features],
         threshold=cfg.psi_threshold,
         threshold_label=f"psi_threshold {cfg.psi_threshold:g}",
+        x_label="population stability index (PSI, no unit)",
     )
     rows = [
         [

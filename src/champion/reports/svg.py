@@ -36,9 +36,11 @@ def grouped_bars(
     width: int = 520,
     height: int = 240,
     percent: bool = True,
+    y_label: str = "share of rows",
 ) -> str:
-    """Vertical grouped bars: one group per label, one bar per (name, values, color)."""
-    left, right, top, bottom = 44, 36, 22, 70
+    """Vertical grouped bars: one group per label, one bar per (name, values, color),
+    the y axis named ``y_label``."""
+    left, right, top, bottom = 56, 36, 22, 70
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((v for _, values, _ in series for v in values), default=0.0) or 1.0
     group_w = plot_w / max(len(labels), 1)
@@ -79,7 +81,10 @@ def grouped_bars(
             f"<text x='{lx + 14}' y='13'>{escape(name)}</text>"
         )
         lx += 14 + 7 * len(name) + 16
-    parts.append("</svg>")
+    parts.append(
+        f"<text transform='translate(12,{top + plot_h / 2:.1f}) rotate(-90)' "
+        f"text-anchor='middle'>{escape(y_label)}</text></svg>"
+    )
     return "".join(parts)
 
 
@@ -92,10 +97,12 @@ def horizontal_bars(
     threshold: float | None = None,
     threshold_label: str = "",
     width: int = 560,
+    x_label: str = "",
 ) -> str:
-    """Horizontal bars (one per label) with an optional vertical threshold line."""
+    """Horizontal bars (one per label) with an optional vertical threshold line and the
+    x axis named ``x_label``."""
     row_h, left, right, top = 22, 130, 60, 24
-    height = top + row_h * len(labels) + 10
+    height = top + row_h * len(labels) + (26 if x_label else 10)
     plot_w = width - left - right
     peak = max([*values, threshold or 0.0, 1e-12])
     parts = [
@@ -119,6 +126,11 @@ def horizontal_bars(
             f"stroke='#333' stroke-dasharray='4 3'/>"
             f"<text x='{x:.1f}' y='{top - 10}' text-anchor='middle'>"
             f"{escape(threshold_label)}</text>"
+        )
+    if x_label:
+        parts.append(
+            f"<text x='{left + plot_w / 2:.1f}' y='{height - 6}' text-anchor='middle'>"
+            f"{escape(x_label)}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -182,7 +194,7 @@ def _sequence_plot(
     height: int,
     span: tuple[float, float],
 ) -> _Plot:
-    left, right, top, bottom = 64, 20, 24, 40
+    left, right, top, bottom = 78, 20, 24, 40
     ticks = nice_ticks(*span)
     return _Plot(
         left,
@@ -243,6 +255,13 @@ def _sequence_marks(
             f"<title>{escape(label)}</title></line>"
         )
     last = finite[-1]
+    if len(finite) == 1:  # one look: its interval as a bar (a band needs two)
+        x = plot.x(last[0])
+        parts.append(
+            f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{_clamped(plot, last[2]):.1f}' "
+            f"y2='{_clamped(plot, last[3]):.1f}' stroke='{REFERENCE_COLOR}' stroke-width='6' "
+            "stroke-opacity='0.4'/>"
+        )
     parts.append(
         f"<circle cx='{plot.x(last[0]):.1f}' cy='{plot.y(last[1]):.1f}' r='3' "
         f"fill='{REFERENCE_COLOR}'><title>{last[0]:.0f} labels: {last[1]:+.4f} in "
@@ -258,6 +277,9 @@ def _sequence_axes(
     x axis (drawn last)."""
     right = plot.left + plot.width
     grid = []
+    if not y_format and len(plot.y_ticks) > 1:  # as many decimals as the ticks' step needs
+        step = plot.y_ticks[1] - plot.y_ticks[0]
+        y_format = f"+,.{max(0, -math.floor(math.log10(step)))}f"
     for value in plot.y_ticks:
         y = plot.y(value)
         grid.append(
@@ -292,7 +314,7 @@ def sequence_band(
     height: int = 300,
     x_label: str = "labelled rows",
     y_label: str = "B − A",
-    y_format: str = "+.3f",
+    y_format: str = "",
     boundary: float | None = None,
 ) -> str:
     """A confidence sequence over time: (x, estimate, lower, upper) as a band around a
