@@ -210,15 +210,25 @@ def served_drift(
             ws.store.record_drift_check(info.run_id, info.version.version, result)
         except ConflictError:
             continue
-        ws.notify(
-            *drift_events(
-                ws.settings.model_name, info.version.version, info.run_id, result, performance
-            )
-        )
+        _notify(ws, info, result, performance)
         return ServedDrift(
             info.version.version, result, summary.rows, challenger, note, performance
         )
     raise ConflictError(f"{RECORD_ATTEMPTS} drift checks of one reference ran at once; retry")
+
+
+def _notify(
+    ws: Workspace, info: ChampionSchema, result: DriftResult, perf: PerformanceCheck | None
+) -> None:
+    if not ws.settings.notify.webhooks:
+        return
+    # drift is told when it appears, not at every check while it lasts
+    latest = ws.store.drift_history(info.run_id, limit=2)
+    was_drifted = len(latest) > 1 and latest[1].drifted
+    events = drift_events(
+        ws.settings.model_name, info.version.version, info.run_id, result, perf, was_drifted
+    )
+    ws.notify(*events)
 
 
 def check_served_drift(

@@ -12,12 +12,19 @@ from champion.types import Action
 
 
 def drift_events(
-    model: str, champion: str, reference: str, result: DriftResult, perf: PerformanceCheck | None
+    model: str,
+    champion: str,
+    reference: str,
+    result: DriftResult,
+    perf: PerformanceCheck | None,
+    was_drifted: bool = False,
 ) -> list[Event]:
-    """Drift found and the champion's performance dropped, each once per check."""
+    """Drift found by a check after one that found none (``was_drifted``: the previous
+    check of the reference drifted), and the champion's performance dropped (once per
+    champion's reference)."""
     check = result.check if result.check is not None else "one-off"
     events = []
-    if result.drifted:
+    if result.drifted and not was_drifted:
         features = ", ".join(result.drifted_features) or "the joint check"
         events.append(
             Event(
@@ -43,7 +50,7 @@ def drift_events(
                 model,
                 f"Champion v{champion}'s live performance dropped: {perf.reason}",
                 {"champion": champion, "check": result.check, "reason": perf.reason},
-                key=f"performance:{reference}:{check}" if result.check is not None else "",
+                key=f"performance:{reference}",
             )
         )
     return events
