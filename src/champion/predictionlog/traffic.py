@@ -17,7 +17,22 @@ from sqlalchemy import Float, and_, case, cast, func, select
 from champion.predictionlog.schema import failures, predictions
 
 #: Upper edges (ms) of the latency histogram; the last bucket is open.
-LATENCY_EDGES_MS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0)
+LATENCY_EDGES_MS = (
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    100.0,
+    250.0,
+    500.0,
+    1000.0,
+    2500.0,
+)
 
 
 @dataclass(frozen=True)
