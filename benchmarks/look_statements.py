@@ -1,11 +1,14 @@
 """Where an A/B look's time goes on PostgreSQL: the SQL statements of one look, timed.
 
-    python benchmarks/look_statements.py [--rows 1000000] [--new-share 0.01]
+    python benchmarks/look_statements.py [--rows 1000000] [--new-share 0.01] [--keep-every 0]
 
 Fills a PostgreSQL cluster it starts in a temporary directory with the benchmark
 experiment of ``log_scale.py`` (``_log_fill.py``), takes a first look, adds 1 % more
 rows (``--new-share``), then times a next look and a repeat look statement by statement
 (SQLAlchemy's cursor events) and prints the slowest statements of each with their count.
+With ``--keep-every K`` the new rows arrive in chunks of K, each followed by what the
+API does between looks (``EventStore.keep_up``, timed too), so the next look reads only
+the last chunk.
 """
 
 from __future__ import annotations
@@ -39,6 +42,13 @@ def _look(store: EventStore, at: float) -> None:
     )  # fmt: skip
 
 
+def _keep(store: EventStore, at: float) -> None:
+    store.keep_up(
+        "bench", champion="1", challenger="2", task=Task.CLASSIFICATION, mode=ABMode.HASH,
+        split_b=0.5, policy=Policy(), now=datetime.fromtimestamp(at, UTC),
+    )  # fmt: skip
+
+
 def _timed(store: EventStore) -> dict[str, list[float]]:
     stats: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
 
@@ -59,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--new-share", type=float, default=0.01)
+    parser.add_argument("--keep-every", type=int, default=0, help="rows between upkeeps")
     args = parser.parse_args()
     n, new = args.rows, max(1, int(args.rows * args.new_share))
     sys.path.insert(0, str(HERE.parent / "tests"))
@@ -70,8 +81,20 @@ def main() -> None:
         fill(store, n)
         _look(store, _at(n))
         cursor = int((_at(n) - FIRST) / STEP_S) + 1
-        fill(store, new, offset=cursor)
+        step = args.keep_every or new
+        kept = []
+        for start in range(cursor, cursor + new, step):
+            size = min(step, cursor + new - start)
+            fill(store, size, offset=start)
+            if args.keep_every:
+                began = time.perf_counter()
+                # as the API does: at the time of the newest row (rows keep arriving)
+                _keep(store, FIRST + (start + size) * STEP_S)
+                kept.append(time.perf_counter() - began)
         cursor += new
+        if kept:
+            median, top = sorted(kept)[len(kept) // 2], max(kept)
+            print(f"{len(kept)} upkeeps of {step:,} rows: median {median:.2f} s, max {top:.2f} s")
         stats = _timed(store)
         label = f"next look (+{new:,} rows)"
         for name, at in ((label, _at(cursor)), ("repeat look", _at(cursor) + 5)):

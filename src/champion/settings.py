@@ -271,6 +271,13 @@ class ServingSettings(Group):
         gt=0,
         description="Seconds between checks of the registry aliases and the A/B config.",
     )
+    ab_keep_interval: float = setting(
+        60.0,
+        "CHAMPION_AB_KEEP_INTERVAL",
+        ge=0,
+        description="Seconds between the API's additions of new rows to the running A/B "
+        "sums a look started (so a look reads minutes of rows, not hours); 0: off.",
+    )
     registry_webhook_secret: SecretStr | None = setting(
         None,
         "CHAMPION_REGISTRY_WEBHOOK_SECRET",

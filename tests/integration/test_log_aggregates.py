@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -25,6 +25,7 @@ from champion.abtest import Policy, decide_frame
 from champion.predictionlog import EventStore
 from champion.predictionlog.aggregates import Trial
 from champion.predictionlog.evaluation import decide_in_database
+from champion.predictionlog.look_state import keep_up
 from champion.predictionlog.schema import ab_config, ab_state, feedback
 from champion.types import ABMode, Task
 
@@ -277,4 +278,43 @@ def test_a_new_trial_drops_the_kept_sums_of_the_last_one(tmp_path) -> None:
     with store.engine.connect() as conn:
         kept = sorted(conn.execute(select(ab_state.c.model_name, ab_state.c.experiment_id)).all())
     assert kept == [("m", "exp-2"), ("other-model", "exp")]
+    store.dispose()
+
+
+@pytest.mark.parametrize("name", ["hash-unequal-phases", "shadow-binary", "random-regression"])
+def test_keeping_the_sums_up_between_looks_changes_no_decision(tmp_path, name: str) -> None:
+    """What the API does between looks (``keep_up``): the sums advance, the next look
+    reads only what arrived since, and its decision equals the rows' one."""
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}", model_name="m")
+    store.migrate()
+    case = CASES[name]
+    now = write_log(store, case)
+    policy = Policy(
+        min_labelled=50, label_maturity_s=case.maturity, labels_independent=case.independent
+    )
+    split = case.splits[0]
+    trial = Trial(store.model_name, "exp", "1", "2", case.task, case.mode, split, case.maturity)
+    paired = case.mode == ABMode.SHADOW or case.independent
+    start, end = START.timestamp(), now.timestamp()
+    with store.engine.begin() as conn:  # nothing kept yet: nothing to keep up
+        assert keep_up(conn, trial, paired=paired, now=end, lag=120.0) is None
+    _looks(store, trial, policy, [start + (end - start) * 0.2])
+    shown = store.latest_look("exp")
+    for f in (0.45, 0.7, 0.9):
+        t = start + (end - start) * f
+        with store.engine.begin() as conn:
+            assert keep_up(conn, trial, paired=paired, now=t, lag=120.0) == t - 120.0
+        with store.engine.connect() as conn:
+            assert conn.execute(select(ab_state.c.upto)).scalar_one() == t - 120.0
+    # the dashboard still shows the last look's decision and sequence
+    assert store.latest_look("exp") == shown and shown["decision"] is not None
+    # a caller that sees the trial otherwise (another mode) starts nothing afresh
+    other = replace(trial, mode=ABMode.RANDOM if case.mode != ABMode.RANDOM else ABMode.HASH)
+    with store.engine.begin() as conn:
+        assert keep_up(conn, other, paired=paired, now=end, lag=120.0) is None
+        assert conn.execute(select(ab_state.c.upto)).scalar_one() < end - 120.0
+    frame, _ = store.experiment_frame("exp", champion="1", challenger="2")
+    by_rows = decide_frame(frame, policy, task=case.task, mode=case.mode, split_b=split, now=now)
+    decision, _, _ = _looks(store, trial, policy, [end])
+    _compare(by_rows.to_dict(), decision.to_dict())
     store.dispose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 
 from champion.lifecycle import check_served_drift, evaluate_and_promote
 from champion.predictionlog import EventStore, sqlite_url
-from champion.predictionlog.schema import feedback, predictions
+from champion.predictionlog.schema import ab_state, feedback, predictions
 from champion.serving.process import wait_for
 from champion.settings import load_settings
 from champion.training import TrainConfig, train
@@ -104,6 +105,7 @@ def watched(tmp_path_factory, titanic, titanic_pair):
         "CHAMPION_DATABASE_URL": log,
         "CHAMPION_ADMIN_TOKEN": TOKEN,
         "CHAMPION_POLL_INTERVAL": "0.5",
+        "CHAMPION_AB_KEEP_INTERVAL": "0.5",
     }
     with api_server(env, tmp) as api:
         wait_for(f"{api.url}/models", "both models", lambda b: b.get("challenger") is not None)
@@ -215,3 +217,20 @@ def test_the_read_token_guards_the_dashboard(watched, titanic) -> None:
             assert client.get(f"{url}.json").status_code == 200
         forged = httpx.get(url, cookies={"champion_dashboard": "0" * 64}, timeout=10)
         assert forged.status_code == 401
+
+
+def test_the_api_keeps_the_looks_sums_up_between_looks(watched) -> None:
+    """Between the scheduled looks the API adds what arrived to the running sums (up to
+    the look's lag), so a look reads minutes of rows, not hours."""
+    _, store, _, _, _, _ = watched
+    with store.engine.connect() as conn:
+        before = conn.execute(select(ab_state.c.upto)).scalar_one()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        with store.engine.connect() as conn:
+            after = conn.execute(select(ab_state.c.upto)).scalar_one()
+        if after > before + 0.5:
+            break
+    assert after > before + 0.5  # advanced by the API, no look taken
+    assert store.latest_look("dash")["decision"] is not None  # the look's record stays

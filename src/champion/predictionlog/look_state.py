@@ -80,6 +80,7 @@ class Sums:
     counts: dict[str, float] = field(default_factory=dict)
     looks: list[list[float]] = field(default_factory=list)
     id: int | None = None
+    latest: dict[str, Any] = field(default_factory=dict)  # the last look's decision, when
 
     def moments(self, name: str) -> Moments:
         return Moments(*self.totals.get(name, [0.0] * 6))
@@ -99,7 +100,12 @@ class Sums:
             dict(self.counts),
             list(self.looks),
             self.id,
+            dict(self.latest),
         )
+
+    def figures(self) -> str:
+        """The ``figures`` column: counts, the looks' points, the last look's decision."""
+        return json.dumps({"counts": self.counts, "looks": self.looks, **self.latest}, default=str)
 
 
 def _meaning(trial: Trial, paired: bool) -> dict[str, Any]:
@@ -140,6 +146,7 @@ def _load(conn: Any, trial: Trial) -> Sums | None:
         figures["counts"],
         figures["looks"],
         int(row["id"]),
+        {k: figures[k] for k in ("decision", "looked_at") if k in figures},
     )
 
 
@@ -148,7 +155,7 @@ def _save(conn: Any, trial: Trial, sums: Sums) -> None:
         "signature": json.dumps(sums.signature),
         "upto": sums.upto if sums.upto is not None else float("-inf"),
         "totals": json.dumps(sums.totals),
-        "figures": json.dumps({"counts": sums.counts, "looks": sums.looks}),
+        "figures": sums.figures(),
         "updated_at": datetime.now(UTC),
     }
     if sums.id is None:
@@ -446,7 +453,7 @@ def _discover(
         complete = lo is None or _rows_up_to(conn, trial, lo) == sums.counts.get("all", 0.0)
         if not same or not complete or not texts <= set(sums.signature.get("texts", [])):
             conn.execute(delete(ab_unit_sums).where(ab_unit_sums.c.state_id == sums.id))
-            fresh = Sums(meaning, id=sums.id, looks=sums.looks)
+            fresh = Sums(meaning, id=sums.id, looks=sums.looks, latest=sums.latest)
             return _discover_fresh(conn, trial, fresh, plain, now)
         known = sums.signature["phases"]
         sums.signature["phases"] = known + [
@@ -487,6 +494,28 @@ def look(conn: Any, trial: Trial, *, paired: bool, now: float, lag: float = LOOK
     return Seen(current, _splits(conn, trial, phase_ids), classes, sums)
 
 
+def keep_up(
+    conn: Any, trial: Trial, *, paired: bool, now: float, lag: float = LOOK_LAG_S
+) -> float | None:
+    """Add the rows up to ``now - lag`` to the sums a look of ``trial`` keeps, without a
+    look: the next look then reads only what arrived since. Only sums a look started,
+    with the same meaning, are advanced (a caller that sees the trial differently never
+    starts them afresh). Returns how far the sums reach, or None when there are none."""
+    kept = _load(conn, trial)
+    meaning = _meaning(trial, paired)
+    if kept is None or {k: kept.signature.get(k) for k in meaning} != meaning:
+        return None
+    settled = now - lag
+    if kept.upto is not None and settled <= kept.upto:
+        return kept.upto
+    sums, classes, phase_ids = _discover(conn, trial, kept, paired, now)
+    plan = Plan(TrialRows(conn.dialect.name, trial, classes), phase_ids, classes, paired)
+    _add_window(conn, plan, sums, sums.upto, settled, persist=True)
+    sums.upto = settled
+    _save(conn, trial, sums)
+    return settled
+
+
 def remember(
     conn: Any, kept: Sums, point: list[float], decision: dict[str, Any] | None = None
 ) -> list[list[float]]:
@@ -496,14 +525,10 @@ def remember(
     if not kept.looks or kept.looks[-1] != point or decision is not None:
         if not kept.looks or kept.looks[-1] != point:
             kept.looks.append(point)
-        figures = {"counts": kept.counts, "looks": kept.looks}
         if decision is not None:
-            figures["decision"] = decision
-            figures["looked_at"] = datetime.now(UTC).isoformat()
+            kept.latest = {"decision": decision, "looked_at": datetime.now(UTC).isoformat()}
         conn.execute(
-            sql_update(ab_state)
-            .where(ab_state.c.id == kept.id)
-            .values(figures=json.dumps(figures, default=str))
+            sql_update(ab_state).where(ab_state.c.id == kept.id).values(figures=kept.figures())
         )
     return kept.looks
 

@@ -20,7 +20,7 @@ from champion.predictionlog import live_report
 from champion.predictionlog.aggregates import Trial
 from champion.predictionlog.drift_window import window_summary
 from champion.predictionlog.evaluation import decide_in_database
-from champion.predictionlog.look_state import latest_look
+from champion.predictionlog.look_state import keep_up, latest_look
 from champion.predictionlog.schema import ab_config, failures, feedback, predictions
 from champion.predictionlog.traffic import Traffic, read_traffic
 from champion.types import ABMode, DriftUnit, Task
@@ -147,6 +147,35 @@ class LogReads:
         )
         with self._tx("evaluate experiment") as conn:
             return decide_in_database(conn, trial, policy, now=now.timestamp())
+
+    def keep_up(
+        self,
+        experiment_id: str,
+        *,
+        champion: str,
+        challenger: str,
+        task: Task,
+        mode: ABMode,
+        split_b: float,
+        policy: Policy,
+        now: datetime,
+    ) -> float | None:
+        """Advance the kept sums of the experiment's look to ``now`` less the look's
+        lag (:func:`champion.predictionlog.look_state.keep_up`): what the API does every
+        ``CHAMPION_AB_KEEP_INTERVAL`` so a look reads minutes of rows, not hours."""
+        trial = Trial(
+            self.model_name,
+            experiment_id,
+            champion,
+            challenger,
+            task,
+            mode,
+            split_b,
+            policy.label_maturity_s,
+        )
+        paired = mode == ABMode.SHADOW or policy.labels_independent
+        with self._tx("keep the A/B sums") as conn:
+            return keep_up(conn, trial, paired=paired, now=now.timestamp())
 
     def served_summary(
         self,

@@ -88,6 +88,8 @@ async def _stop(state: ServingState) -> None:
         await state.writer.close()
     if state.notifier is not None:
         state.notifier.close()
+    if state.keeper is not None:
+        state.keeper.dispose()
     state.store.dispose()
 
 

@@ -10,13 +10,15 @@ import contextlib
 import gc
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from champion.errors import BackendError
 from champion.notify import Event, Kind
+from champion.predictionlog import EventStore
 from champion.serving.state import ServingState
 from champion.tracking.registry import open_registry
-from champion.types import Alias
+from champion.types import ABMode, Alias
 
 log = logging.getLogger("champion.serving")
 
@@ -27,6 +29,8 @@ PARTITION_UPKEEP_S = 3600.0
 FLUSH_S = 60.0
 #: Seconds between the API's reads of the latest drift check (for its gauges).
 DRIFT_READ_S = 60.0
+#: Statement timeout of the A/B upkeep (seconds): longer than a request may wait.
+KEEP_TIMEOUT_S = 300.0
 
 
 async def _keep_partitions(state: ServingState) -> None:
@@ -117,6 +121,38 @@ def _background(state: ServingState, work: Any) -> None:
     task.add_done_callback(lambda done: state.tasks.remove(done) if done in state.tasks else None)
 
 
+async def keep_sums(state: ServingState) -> None:
+    """Add the rows that arrived to the running sums of the experiment's look (only sums
+    a look started: :func:`champion.predictionlog.look_state.keep_up`)."""
+    config = state.config()
+    champion, challenger = state.slots.snapshot()
+    if config.mode == ABMode.OFF or champion is None or challenger is None:
+        return
+    if state.keeper is None:  # minutes of rows may take longer than a request's deadline
+        state.keeper = EventStore(
+            state.settings.events_url,
+            model_name=state.settings.model_name,
+            statement_timeout=KEEP_TIMEOUT_S,
+        )
+    state.keeping = True
+    try:
+        await asyncio.to_thread(
+            state.keeper.keep_up,
+            config.experiment_id,
+            champion=champion.version,
+            challenger=challenger.version,
+            task=champion.task,
+            mode=config.mode,
+            split_b=config.split_b,
+            policy=state.settings.ab.policy(),
+            now=datetime.now(UTC),
+        )
+    except BackendError as exc:  # the next upkeep, or the look itself, adds them
+        log.warning("A/B sums not kept up: %s", exc)
+    finally:
+        state.keeping = False
+
+
 async def _signalled(state: ServingState) -> bool:
     """Whether the registry signal moved since this worker last looked (a webhook that
     reached another worker)."""
@@ -139,6 +175,7 @@ async def poll(state: ServingState) -> None:
     loop = asyncio.get_running_loop()
     next_poll = loop.time() + serving.poll_interval
     next_flush = loop.time() + FLUSH_S
+    next_keep = loop.time() + serving.ab_keep_interval
     if signals:
         await _signalled(state)  # the generation at start: nothing to act on yet
     while True:
@@ -160,6 +197,9 @@ async def poll(state: ServingState) -> None:
         state.reloads += int(woken)
         next_poll = loop.time() + serving.poll_interval
         notify_load_failures(state)
+        if serving.ab_keep_interval and loop.time() >= next_keep and not state.keeping:
+            next_keep = loop.time() + serving.ab_keep_interval
+            _background(state, keep_sums(state))
         if state.notifier is not None and loop.time() >= next_flush:
             next_flush = loop.time() + FLUSH_S
             _background(state, _counted(state, state.notifier.flush))

@@ -39,6 +39,8 @@ class ServingState:
     reloads: int = 0  # refreshes a registry signal or webhook caused (for /health)
     dashboard_cache: tuple[float, Any] | None = None  # (monotonic time, Dashboard)
     drift_read_at: float = -1e9  # monotonic time the drift gauges were last read
+    keeper: EventStore | None = None  # the log without the request deadline (A/B upkeep)
+    keeping: bool = False  # an upkeep of the A/B sums is running
 
     def config(self) -> ABConfig:
         """The A/B configuration in force: the stored one, else the settings'."""
