@@ -23,7 +23,7 @@ from champion.errors import ConflictError
 from champion.predictionlog.schema import drift_checks
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite reads naive
 
 
@@ -104,7 +104,7 @@ class DriftChecks:
             DriftCheckRecord(
                 check_number=int(r["check_number"]),
                 champion=r["champion"],
-                checked_at=_aware(r["checked_at"]),
+                checked_at=aware(r["checked_at"]),
                 rows=int(r["rows"]),
                 drifted=bool(r["drifted"]),
                 alpha_check=float(r["alpha_check"]),

@@ -19,13 +19,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from champion.errors import ConflictError
+from champion.predictionlog.drift_checks import aware
 from champion.predictionlog.schema import notifications, registry_signal
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite reads naive
 
 
 @dataclass(frozen=True)
@@ -52,6 +47,10 @@ class Outgoing:
         return "pending" if self.next_attempt_at is not None else "failed"
 
 
+def _maybeaware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else aware(moment)
+
+
 def _outgoing(row: Any) -> Outgoing:
     return Outgoing(
         id=int(row["id"]),
@@ -60,10 +59,10 @@ def _outgoing(row: Any) -> Outgoing:
         destination=row["destination"],
         kind=row["kind"],
         event=row["event"],
-        created_at=_aware(row["created_at"]) or datetime.now(UTC),
+        created_at=aware(row["created_at"]),
         attempts=int(row["attempts"]),
-        next_attempt_at=_aware(row["next_attempt_at"]),
-        delivered_at=_aware(row["delivered_at"]),
+        next_attempt_at=_maybeaware(row["next_attempt_at"]),
+        delivered_at=_maybeaware(row["delivered_at"]),
         last_status=row["last_status"],
         last_error=row["last_error"],
     )

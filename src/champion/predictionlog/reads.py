@@ -119,6 +119,21 @@ class LogReads:
             frame[name] = frame[name].fillna(0).astype(bool)
         return frame, total - len(frame)
 
+    def _trial(
+        self,
+        experiment_id: str,
+        champion: str,
+        challenger: str,
+        task: Task,
+        mode: ABMode,
+        split_b: float,
+        policy: Policy,
+    ) -> Trial:
+        return Trial(
+            self.model_name, experiment_id, champion, challenger, task, mode, split_b,
+            policy.label_maturity_s,
+        )  # fmt: skip
+
     def evaluate(
         self,
         experiment_id: str,
@@ -135,16 +150,7 @@ class LogReads:
         (:func:`champion.predictionlog.evaluation.decide_in_database`): the decision, the
         confidence sequence over time, and how many of the experiment's rows were left
         out (served before a version was loaded, or by another version)."""
-        trial = Trial(
-            self.model_name,
-            experiment_id,
-            champion,
-            challenger,
-            task,
-            mode,
-            split_b,
-            policy.label_maturity_s,
-        )
+        trial = self._trial(experiment_id, champion, challenger, task, mode, split_b, policy)
         with self._tx("evaluate experiment") as conn:
             return decide_in_database(conn, trial, policy, now=now.timestamp())
 
@@ -163,16 +169,7 @@ class LogReads:
         """Advance the kept sums of the experiment's look to ``now`` less the look's
         lag (:func:`champion.predictionlog.look_state.keep_up`): what the API does every
         ``CHAMPION_AB_KEEP_INTERVAL`` so a look reads minutes of rows, not hours."""
-        trial = Trial(
-            self.model_name,
-            experiment_id,
-            champion,
-            challenger,
-            task,
-            mode,
-            split_b,
-            policy.label_maturity_s,
-        )
+        trial = self._trial(experiment_id, champion, challenger, task, mode, split_b, policy)
         paired = mode == ABMode.SHADOW or policy.labels_independent
         with self._tx("keep the A/B sums") as conn:
             return keep_up(conn, trial, paired=paired, now=now.timestamp())

@@ -9,6 +9,7 @@ from typing import Any
 
 from champion.notify import Notifier
 from champion.predictionlog import DEFAULT_EXPERIMENT, ABConfig, EventStore, GroupCommitWriter
+from champion.redact import redact
 from champion.serving.batching import MicroBatcher
 from champion.serving.loading import ModelSlots
 from champion.serving.prometheus import Metrics
@@ -41,6 +42,16 @@ class ServingState:
     drift_read_at: float = -1e9  # monotonic time the drift gauges were last read
     keeper: EventStore | None = None  # the log without the request deadline (A/B upkeep)
     keeping: bool = False  # an upkeep of the A/B sums is running
+
+    def problems(self) -> list[str]:
+        """What is degraded, redacted (``/health`` and the dashboard say the same)."""
+        champion, _ = self.slots.snapshot()
+        found = [p for p in (self.database_error, self.slots.last_error) if p]
+        if self.writer is not None and self.writer.stalled:
+            found.append("prediction log: a commit is waiting for the database")
+        if champion is None:
+            found.append("no champion model loaded")
+        return [redact(p) for p in found]
 
     def config(self) -> ABConfig:
         """The A/B configuration in force: the stored one, else the settings'."""

@@ -78,16 +78,6 @@ async def _section(
     return None
 
 
-def _problems(state: ServingState) -> list[str]:
-    champion, _ = state.slots.snapshot()
-    problems = [p for p in (state.database_error, state.slots.last_error) if p]
-    if state.writer is not None and state.writer.stalled:
-        problems.append("prediction log: a commit is waiting for the database")
-    if champion is None:
-        problems.append("no champion model loaded")
-    return [redact(p) for p in problems]
-
-
 def _traffic_dict(state: ServingState) -> dict[str, Any]:
     t = state.store.traffic()
     return {
@@ -119,7 +109,7 @@ async def gather(state: ServingState) -> Dashboard:
         unavailable["history"] = "the registry is not reachable yet"
     else:
         history = await _section(state, unavailable, "history", registry.history)
-    problems = _problems(state)
+    problems = state.problems()
     return Dashboard(
         model_name=state.settings.model_name,
         status="degraded" if problems else "ok",

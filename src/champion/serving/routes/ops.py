@@ -31,14 +31,10 @@ async def models(state: State, _reader: Reader) -> dict[str, Any]:
 async def health(state: State) -> dict[str, Any]:
     """Liveness (always 200); ``status`` says whether anything is degraded."""
     champion, challenger = state.slots.snapshot()
-    problems = [p for p in (state.database_error, state.slots.last_error) if p]
-    if state.writer is not None and state.writer.stalled:
-        problems.append("prediction log: a commit is waiting for the database")
-    if champion is None:
-        problems.append("no champion model loaded")
+    problems = state.problems()
     return {
         "status": "degraded" if problems else "ok",
-        "problems": [redact(p) for p in problems],
+        "problems": problems,
         "database": state.database_ok,
         "champion": champion.version if champion else None,
         "challenger": challenger.version if challenger else None,
