@@ -12,6 +12,10 @@ its peak RSS (imports included):
 * **next look** — 1 % more rows since the previous look (an hourly look of a log that
   grows by a day's traffic in four days): only those are read;
 * **repeat look** — nothing new since: the kept sums and the last minute;
+* **kept-up look** — 1 % more rows again, arriving in chunks of ``--keep-every`` rows
+  (10,000: 100 s of traffic), each followed by what the API does between looks
+  (``EventStore.keep_up``, every ``CHAMPION_AB_KEEP_INTERVAL``; timed here too), so the
+  scheduled look reads only the last chunk — how looks run beside a serving API;
 * **rows** — the evaluation before this change: every row of the experiment pulled
   into pandas and decided by ``decide_frame`` (run up to 1 M rows; above, the memory it
   needs grows ~1 KB per row);
@@ -36,7 +40,9 @@ from rich.table import Table
 
 from _log_fill import START, STEP_S, fill
 from _runner import run_worker
+from champion.abtest import Policy
 from champion.predictionlog import EventStore
+from champion.types import ABMode, Task
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "_log_worker.py"
@@ -81,7 +87,29 @@ def _after(moment: float) -> int:
     return int((moment - start) / STEP_S) + 1
 
 
-def measure(kind: str, sizes: list[int], progress: Progress) -> list[dict]:
+def _grow_kept_up(store: EventStore, cursor: int, rows: int, every: int) -> dict:
+    """``rows`` new rows in chunks of ``every``, each followed by the API's upkeep at the
+    time of its newest row; returns the upkeeps' median and largest time."""
+    import time
+    from datetime import UTC, datetime
+
+    start = datetime.fromisoformat(START).replace(tzinfo=UTC).timestamp()
+    took = []
+    for first in range(cursor, cursor + rows, every):
+        size = min(every, cursor + rows - first)
+        fill(store, size, offset=first)
+        began = time.perf_counter()
+        store.keep_up(
+            "bench", champion="1", challenger="2", task=Task.CLASSIFICATION, mode=ABMode.HASH,
+            split_b=0.5, policy=Policy(),
+            now=datetime.fromtimestamp(start + (first + size) * STEP_S, UTC),
+        )  # fmt: skip
+        took.append(time.perf_counter() - began)
+    took.sort()
+    return {"median": took[len(took) // 2], "max": took[-1], "count": len(took)}
+
+
+def measure(kind: str, sizes: list[int], progress: Progress, every: int) -> list[dict]:
     """Grow the log to each size; rows come after the previous look, as served rows do."""
     out = []
     with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
@@ -112,12 +140,17 @@ def measure(kind: str, sizes: list[int], progress: Progress) -> list[dict]:
                 rows = run_worker(sys.executable, WORKER, url, "rows", next_at + 5)
                 assert rows["action"] == repeat["action"], (rows, repeat)
                 assert abs(rows["lower"] - repeat["lower"]) < 1e-9, (rows, repeat)
-            progress.update(task, description=f"{kind}: {size:,} rows, drift check")
-            drift = run_worker(sys.executable, WORKER, url, "drift", next_at + 5)
+            progress.update(task, description=f"{kind}: {size:,} rows, kept up by the API")
             cursor = _after(next_at + 5)
+            upkeep = _grow_kept_up(store, cursor, more, every)
+            cursor, logged = cursor + more, logged + more
+            kept = run_worker(sys.executable, WORKER, url, "sums", _now(cursor))
+            progress.update(task, description=f"{kind}: {size:,} rows, drift check")
+            drift = run_worker(sys.executable, WORKER, url, "drift", _now(cursor) + 5)
+            cursor = _after(_now(cursor) + 5)
             out.append(
                 {"db": kind, "size": size, "first": first, "next": following, "repeat": repeat,
-                 "rows": rows, "drift": drift}
+                 "rows": rows, "kept": kept, "upkeep": upkeep, "drift": drift}
             )  # fmt: skip
             progress.advance(task)
         # the archive last (it deletes): the first hour of traffic, 360,000 rows
@@ -140,17 +173,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--keep-every", type=int, default=10_000, help="rows between upkeeps")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     console = Console(width=170)
     results = []
     with Progress(console=console) as progress:
         for kind in args.databases.split(","):
-            results += measure(kind, sizes, progress)
+            results += measure(kind, sizes, progress, args.keep_every)
     table = Table(title="ab evaluate: seconds and peak RSS MB of the evaluating process")
     for col in (
         "database", "rows", "first look s", "MB", "next look (+1 %) s", "MB",
-        "repeat look s", "MB", "from rows s", "MB", "rows / next look",
+        "repeat look s", "MB", "from rows s", "MB", "rows / next look", "kept-up look s", "MB",
+        "upkeep s (median / max)",
     ):  # fmt: skip
         table.add_column(col, justify="right")
     for r in results:
@@ -158,7 +193,11 @@ def main() -> None:
         ratio = "-"
         if r["rows"] is not None:
             ratio = f"{r['rows']['seconds'] / r['next']['seconds']:.1f}x"
-        table.add_row(r["db"], f"{r['size']:,}", *first, *following, *repeat, *rows, ratio)
+        up = r["upkeep"]
+        table.add_row(
+            r["db"], f"{r['size']:,}", *first, *following, *repeat, *rows, ratio,
+            *_cell(r["kept"]), f"{up['median']:.2f} / {up['max']:.2f} (x{up['count']})",
+        )  # fmt: skip
     console.print(table)
     other = Table(title="drift check (latest 50,000 served rows) and archive (first hour)")
     for col in ("database", "rows", "drift s", "MB", "archive rows", "archive s", "rows/s", "MB"):

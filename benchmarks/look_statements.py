@@ -3,8 +3,8 @@
     python benchmarks/look_statements.py [--rows 1000000] [--new-share 0.01] [--keep-every 0]
 
 Fills a PostgreSQL cluster it starts in a temporary directory with the benchmark
-experiment of ``log_scale.py`` (``_log_fill.py``), takes a first look, adds 1 % more
-rows (``--new-share``), then times a next look and a repeat look statement by statement
+experiment of ``log_scale.py`` (``_log_fill.py``), times a first look, adds 1 % more
+rows (``--new-share``), then times a next look and a repeat look, each statement by statement
 (SQLAlchemy's cursor events) and prints the slowest statements of each with their count.
 With ``--keep-every K`` the new rows arrive in chunks of K, each followed by what the
 API does between looks (``EventStore.keep_up``, timed too), so the next look reads only
@@ -79,7 +79,8 @@ def main() -> None:
         store = EventStore(pg.url("events"), model_name="bench-model")
         store.migrate()
         fill(store, n)
-        _look(store, _at(n))
+        stats = _timed(store)
+        _report(store, stats, "first look (no kept sums)", _at(n))
         cursor = int((_at(n) - FIRST) / STEP_S) + 1
         step = args.keep_every or new
         kept = []
@@ -95,18 +96,22 @@ def main() -> None:
         if kept:
             median, top = sorted(kept)[len(kept) // 2], max(kept)
             print(f"{len(kept)} upkeeps of {step:,} rows: median {median:.2f} s, max {top:.2f} s")
-        stats = _timed(store)
         label = f"next look (+{new:,} rows)"
         for name, at in ((label, _at(cursor)), ("repeat look", _at(cursor) + 5)):
-            stats.clear()
-            start = time.perf_counter()
-            _look(store, at)
-            total = time.perf_counter() - start
-            sql = sum(v[1] for v in stats.values())
-            print(f"{name}: {total:.2f} s, of which SQL {sql:.2f} s")
-            for statement, (count, seconds) in sorted(stats.items(), key=lambda kv: -kv[1][1])[:8]:
-                print(f"  {seconds:6.2f} s  x{count:<3d} {statement}")
+            _report(store, stats, name, at)
         store.dispose()
+
+
+def _report(store: EventStore, stats: dict[str, list[float]], name: str, at: float) -> None:
+    """Take a look at ``at`` and print its time and its slowest statements."""
+    stats.clear()
+    start = time.perf_counter()
+    _look(store, at)
+    total = time.perf_counter() - start
+    sql = sum(v[1] for v in stats.values())
+    print(f"{name}: {total:.2f} s, of which SQL {sql:.2f} s", flush=True)
+    for statement, (count, seconds) in sorted(stats.items(), key=lambda kv: -kv[1][1])[:8]:
+        print(f"  {seconds:6.2f} s  x{count:<3d} {statement}", flush=True)
 
 
 if __name__ == "__main__":

@@ -299,12 +299,12 @@ class TrialRows:
         else:
             arrived = and_(self.where, arrived)
         found: set[str] = set()
-        for column, cond in (
-            (p.c.prediction_a, served),
-            (p.c.prediction_b, served),
-            (f.c.label, arrived),
+        for column, cond, source in (  # the answers need no join to the labels
+            (p.c.prediction_a, served, p),
+            (p.c.prediction_b, served, p),
+            (f.c.label, arrived, self.source),
         ):
-            query = select(column).select_from(self.source).where(cond).distinct()
+            query = select(column).select_from(source).where(cond).distinct()
             found.update(t for (t,) in conn.execute(query) if t is not None)
         return found
 

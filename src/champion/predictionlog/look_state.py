@@ -444,23 +444,21 @@ def _discover(
     classes and phases seen so far."""
     plain = TrialRows(conn.dialect.name, trial, None)
     meaning = _meaning(trial, paired)
-    lo = None if sums is None else sums.upto
+    if sums is None:
+        return _discover_fresh(conn, trial, Sums(meaning), plain, now)
+    lo = sums.upto
     texts = plain.texts(conn, lo, now) if trial.task == Task.CLASSIFICATION else set()
-    if sums is not None:
-        same = {k: sums.signature.get(k) for k in meaning} == meaning
-        # rows written with a time the kept sums have passed (a backfill, an import):
-        # the kept sums miss them, so they start again
-        complete = lo is None or _rows_up_to(conn, trial, lo) == sums.counts.get("all", 0.0)
-        if not same or not complete or not texts <= set(sums.signature.get("texts", [])):
-            conn.execute(delete(ab_unit_sums).where(ab_unit_sums.c.state_id == sums.id))
-            fresh = Sums(meaning, id=sums.id, looks=sums.looks, latest=sums.latest)
-            return _discover_fresh(conn, trial, fresh, plain, now)
-        known = sums.signature["phases"]
-        sums.signature["phases"] = known + [
-            p for p in plain.phases(conn, lo, now) if p not in known
-        ]
-        return sums, Classes.of(sums.signature["texts"]), sums.signature["phases"]
-    return _discover_fresh(conn, trial, Sums(meaning), plain, now)
+    same = {k: sums.signature.get(k) for k in meaning} == meaning
+    # rows written with a time the kept sums have passed (a backfill, an import): the
+    # kept sums miss them, so they start again
+    complete = lo is None or _rows_up_to(conn, trial, lo) == sums.counts.get("all", 0.0)
+    if not same or not complete or not texts <= set(sums.signature.get("texts", [])):
+        conn.execute(delete(ab_unit_sums).where(ab_unit_sums.c.state_id == sums.id))
+        fresh = Sums(meaning, id=sums.id, looks=sums.looks, latest=sums.latest)
+        return _discover_fresh(conn, trial, fresh, plain, now)
+    known = sums.signature["phases"]
+    sums.signature["phases"] = known + [p for p in plain.phases(conn, lo, now) if p not in known]
+    return sums, Classes.of(sums.signature["texts"]), sums.signature["phases"]
 
 
 def _discover_fresh(
