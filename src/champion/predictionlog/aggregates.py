@@ -465,7 +465,11 @@ class WindowRows:
             c.latency_a, c.latency_b, c.prob_a, c.prob_b,
         ]  # fmt: skip
         names = [col.name for col in w.columns][1:]
+        # without a maturity window a row is mature when it is served: the same rows
+        self._same = {Key.MATURE: Key.CREATED} if rows.trial.maturity == 0 else {}
         for key, index in KEY_INDEX.items():
+            if key in self._same:
+                continue
             by_label = key == Key.ENTERED and lo is not None
             floor = rows.label_floor(conn, lo, hi) if by_label else None
             picked = select(literal(index), *values).select_from(rows.source)
@@ -493,7 +497,7 @@ class WindowRows:
         )
 
     def within(self, key: Key) -> Expr:
-        return window_rows.c.k == KEY_INDEX[key]
+        return window_rows.c.k == KEY_INDEX[self._same.get(key, key)]
 
     def close(self) -> None:
         window_rows.drop(self.conn, checkfirst=True)
