@@ -38,11 +38,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from _log_fill import START, STEP_S, fill
+from _log_fill import FIRST_S, STEP_S, fill, fill_kept_up
 from _runner import run_worker
-from champion.abtest import Policy
 from champion.predictionlog import EventStore
-from champion.types import ABMode, Task
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "_log_worker.py"
@@ -66,10 +64,7 @@ def database(kind: str, work: Path) -> Iterator[str]:
 
 def _now(rows: int) -> float:
     """A look just after the ``rows``-th request (labels arrive a minute after it)."""
-    from datetime import UTC, datetime
-
-    start = datetime.fromisoformat(START).replace(tzinfo=UTC).timestamp()
-    return start + rows * STEP_S + 90.0
+    return FIRST_S + rows * STEP_S + 90.0
 
 
 def _forget(store: EventStore) -> None:
@@ -81,32 +76,7 @@ def _forget(store: EventStore) -> None:
 
 def _after(moment: float) -> int:
     """The index of the first row served after ``moment`` (rows are 10 ms apart)."""
-    from datetime import UTC, datetime
-
-    start = datetime.fromisoformat(START).replace(tzinfo=UTC).timestamp()
-    return int((moment - start) / STEP_S) + 1
-
-
-def _grow_kept_up(store: EventStore, cursor: int, rows: int, every: int) -> dict:
-    """``rows`` new rows in chunks of ``every``, each followed by the API's upkeep at the
-    time of its newest row; returns the upkeeps' median and largest time."""
-    import time
-    from datetime import UTC, datetime
-
-    start = datetime.fromisoformat(START).replace(tzinfo=UTC).timestamp()
-    took = []
-    for first in range(cursor, cursor + rows, every):
-        size = min(every, cursor + rows - first)
-        fill(store, size, offset=first)
-        began = time.perf_counter()
-        store.keep_up(
-            "bench", champion="1", challenger="2", task=Task.CLASSIFICATION, mode=ABMode.HASH,
-            split_b=0.5, policy=Policy(),
-            now=datetime.fromtimestamp(start + (first + size) * STEP_S, UTC),
-        )  # fmt: skip
-        took.append(time.perf_counter() - began)
-    took.sort()
-    return {"median": took[len(took) // 2], "max": took[-1], "count": len(took)}
+    return int((moment - FIRST_S) / STEP_S) + 1
 
 
 def measure(kind: str, sizes: list[int], progress: Progress, every: int) -> list[dict]:
@@ -142,7 +112,8 @@ def measure(kind: str, sizes: list[int], progress: Progress, every: int) -> list
                 assert abs(rows["lower"] - repeat["lower"]) < 1e-9, (rows, repeat)
             progress.update(task, description=f"{kind}: {size:,} rows, kept up by the API")
             cursor = _after(next_at + 5)
-            upkeep = _grow_kept_up(store, cursor, more, every)
+            took = sorted(fill_kept_up(store, more, offset=cursor, every=every))
+            upkeep = {"median": took[len(took) // 2], "max": took[-1], "count": len(took)}
             cursor, logged = cursor + more, logged + more
             kept = run_worker(sys.executable, WORKER, url, "sums", _now(cursor))
             progress.update(task, description=f"{kind}: {size:,} rows, drift check")

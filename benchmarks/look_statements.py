@@ -22,28 +22,20 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from _log_fill import START, STEP_S, fill
+from _log_fill import FIRST_S, STEP_S, fill, fill_kept_up
 from champion.abtest import Policy
 from champion.predictionlog import EventStore
 from champion.types import ABMode, Task
 
 HERE = Path(__file__).resolve().parent
-FIRST = datetime.fromisoformat(START).replace(tzinfo=UTC).timestamp()
 
 
 def _at(rows: int) -> float:
-    return FIRST + rows * STEP_S + 90.0
+    return FIRST_S + rows * STEP_S + 90.0
 
 
 def _look(store: EventStore, at: float) -> None:
     store.evaluate(
-        "bench", champion="1", challenger="2", task=Task.CLASSIFICATION, mode=ABMode.HASH,
-        split_b=0.5, policy=Policy(), now=datetime.fromtimestamp(at, UTC),
-    )  # fmt: skip
-
-
-def _keep(store: EventStore, at: float) -> None:
-    store.keep_up(
         "bench", champion="1", challenger="2", task=Task.CLASSIFICATION, mode=ABMode.HASH,
         split_b=0.5, policy=Policy(), now=datetime.fromtimestamp(at, UTC),
     )  # fmt: skip
@@ -81,21 +73,15 @@ def main() -> None:
         fill(store, n)
         stats = _timed(store)
         _report(store, stats, "first look (no kept sums)", _at(n))
-        cursor = int((_at(n) - FIRST) / STEP_S) + 1
-        step = args.keep_every or new
-        kept = []
-        for start in range(cursor, cursor + new, step):
-            size = min(step, cursor + new - start)
-            fill(store, size, offset=start)
-            if args.keep_every:
-                began = time.perf_counter()
-                # as the API does: at the time of the newest row (rows keep arriving)
-                _keep(store, FIRST + (start + size) * STEP_S)
-                kept.append(time.perf_counter() - began)
+        cursor = int((_at(n) - FIRST_S) / STEP_S) + 1
+        if args.keep_every:
+            kept = sorted(fill_kept_up(store, new, offset=cursor, every=args.keep_every))
+            median, top = kept[len(kept) // 2], kept[-1]
+            print(f"{len(kept)} upkeeps of {args.keep_every:,} rows: "
+                  f"median {median:.2f} s, max {top:.2f} s")  # fmt: skip
+        else:
+            fill(store, new, offset=cursor)
         cursor += new
-        if kept:
-            median, top = sorted(kept)[len(kept) // 2], max(kept)
-            print(f"{len(kept)} upkeeps of {step:,} rows: median {median:.2f} s, max {top:.2f} s")
         label = f"next look (+{new:,} rows)"
         for name, at in ((label, _at(cursor)), ("repeat look", _at(cursor) + 5)):
             _report(store, stats, name, at)
