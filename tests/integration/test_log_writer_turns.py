@@ -11,8 +11,10 @@ import textwrap
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
+from champion.errors import BackendError
 from champion.predictionlog import EventStore, sqlite_url
 from champion.predictionlog.schema import predictions
 
@@ -75,4 +77,14 @@ def test_two_processes_commit_side_by_side_and_lose_nothing(tmp_path) -> None:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     assert _count(store) == 2 * 150 * 4
+    store.dispose()
+
+
+def test_a_lock_file_that_cannot_be_opened_is_a_backend_error(tmp_path) -> None:
+    store = EventStore(sqlite_url(tmp_path / "events.db"))
+    store.migrate()
+    (tmp_path / "events.db-writers.lock").mkdir()  # in the way: os.open fails
+    with pytest.raises(BackendError, match="log predictions"):
+        store.insert_predictions([plain_row(store, "e", user_id="u")])
+    assert _count(store) == 0
     store.dispose()

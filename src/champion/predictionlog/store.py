@@ -325,7 +325,7 @@ class EventStore(LogReads, DriftChecks, Notifications):
             reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
             if isinstance(exc, self._rejected):
                 raise RowRejectedError(f"the database refused a value: {reason}") from exc
-            if isinstance(exc, SQLAlchemyError | self._dbapi_error):
+            if isinstance(exc, SQLAlchemyError | self._dbapi_error | OSError):
                 raise BackendError(f"database unavailable (log predictions): {reason}") from exc
             raise
 
