@@ -1,5 +1,5 @@
-"""The compiled serving path: stacked HistGradientBoosting trees and the choice of path,
-checked bit for bit against scikit-learn itself."""
+"""The compiled serving path: tree ensembles walked by compiled code and the choice of
+path, checked bit for bit against scikit-learn and LightGBM themselves."""
 
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
-from champion.serving.compiled import PipelinePredictor, build_predictor
-from champion.serving.forest import MAX_STACKED_ROWS, StackedTrees, hist_gradient_boosting_call
+from champion.serving.compiled import Call, CompiledPredictor, PipelinePredictor, build_predictor
+from champion.serving.forest import (
+    from_hist_gradient_boosting,
+    from_lightgbm,
+    hist_gradient_boosting_call,
+    lightgbm_call,
+)
 from champion.simulation.replay import records
 from champion.training.preprocessing import build_preprocessor
 
@@ -24,27 +29,81 @@ def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def test_stacked_trees_equal_sklearn_bit_for_bit() -> None:
+def _with_gaps(x: np.ndarray, seed: int) -> np.ndarray:
+    """``x`` with a tenth of its values missing, and zeros (and -0.0, and values within
+    LightGBM's zero band) in the last column."""
+    rng = np.random.default_rng(seed)
+    x = x.copy()
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[: len(x) // 5, -1] = 0.0
+    x[len(x) // 5 : len(x) // 4, -1] = -0.0
+    x[len(x) // 4 : len(x) // 3, -1] = 1e-36
+    return x
+
+
+def test_walked_hist_gradient_boosting_equals_sklearn_bit_for_bit() -> None:
     x, y = _data(2000, 1)
     clf = HistGradientBoostingClassifier(max_iter=120, max_leaf_nodes=40, random_state=0)
     clf.fit(x, y > 0)
     reg = HistGradientBoostingRegressor(max_iter=80, random_state=0).fit(x, y)
     pois = HistGradientBoostingRegressor(loss="poisson", max_iter=50, random_state=0)
     pois.fit(x, np.exp(y / 2))
+    gappy = HistGradientBoostingClassifier(max_iter=60, random_state=0)
+    gappy.fit(_with_gaps(x, 5), y > 0)  # missing values learned both ways
     test, _ = _data(500, 2)
-    assert np.array_equal(StackedTrees(clf).predict(test), clf.predict_proba(test)[:, 1])
-    assert np.array_equal(StackedTrees(reg).predict(test), reg.predict(test))
-    assert np.array_equal(StackedTrees(pois).predict(test), pois.predict(test))
-    call = hist_gradient_boosting_call(clf)
+    assert np.array_equal(
+        from_hist_gradient_boosting(clf).predict(test), clf.predict_proba(test)[:, 1]
+    )
+    assert np.array_equal(from_hist_gradient_boosting(reg).predict(test), reg.predict(test))
+    assert np.array_equal(from_hist_gradient_boosting(pois).predict(test), pois.predict(test))
+    holes = _with_gaps(test, 6)
+    assert np.array_equal(from_hist_gradient_boosting(gappy).raw(holes),
+                          gappy._raw_predict(holes).ravel())  # fmt: skip
+    call = hist_gradient_boosting_call(gappy)
     assert call is not None
-    for n in (1, 7, MAX_STACKED_ROWS, MAX_STACKED_ROWS + 1):  # both sides of the switch
-        assert np.array_equal(call(test[:n]), clf.predict_proba(test[:n])[:, 1])
-    with_nan = test[:5].copy()
-    with_nan[2, 0] = np.nan  # routed by the estimator itself
-    assert np.array_equal(call(with_nan), clf.predict_proba(with_nan)[:, 1])
+    for n in (1, 7, 48, 49, 500):
+        assert np.array_equal(call(holes[:n]), gappy.predict_proba(holes[:n])[:, 1])
 
 
-def test_what_the_stacked_trees_do_not_cover_is_left_to_sklearn() -> None:
+@pytest.mark.parametrize("params", [{}, {"zero_as_missing": True}, {"use_missing": False}])
+@pytest.mark.parametrize("objective", ["binary", "regression", "poisson", "huber", "cross_entropy"])
+def test_walked_lightgbm_equals_its_booster_bit_for_bit(params, objective) -> None:
+    lightgbm = pytest.importorskip("lightgbm")
+    x, y = _data(3000, 3)
+    x = _with_gaps(x, 7)
+    y = y + (x[:, -1] == 0)  # zeros matter, so the zero rule is exercised
+    target = {"binary": y > 0.5, "poisson": np.exp(y / 3), "cross_entropy": (y > 0) * 1.0}
+    kind = lightgbm.LGBMClassifier if objective == "binary" else lightgbm.LGBMRegressor
+    more = {} if objective == "binary" else {"objective": objective}
+    model = kind(n_estimators=60, num_leaves=31, verbose=-1, random_state=0, **more, **params)
+    booster = model.fit(x, target.get(objective, y)).booster_
+    test = _with_gaps(_data(2000, 4)[0], 8)
+    forest = from_lightgbm(booster)
+    assert np.array_equal(forest.raw(test), booster.predict(test, raw_score=True))
+    want = booster.predict(test)
+    assert np.allclose(forest.predict(test), want, rtol=1e-14, atol=0)
+    call = lightgbm_call(booster)
+    assert call is not None
+    assert np.allclose(call(test[:3]), want[:3], rtol=1e-14, atol=0)
+
+
+def test_what_lightgbm_walking_does_not_cover_is_left_to_its_booster() -> None:
+    lightgbm = pytest.importorskip("lightgbm")
+    x, y = _data(600, 3)
+    multiclass = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1)
+    assert lightgbm_call(multiclass.fit(x, np.digitize(y, [-1, 1])).booster_) is None
+    forest = lightgbm.LGBMRegressor(boosting_type="rf", bagging_freq=1, bagging_fraction=0.5,
+                                    n_estimators=5, verbose=-1)  # fmt: skip
+    assert lightgbm_call(forest.fit(x, y).booster_) is None
+    cats = x.copy()
+    cats[:, 4] = np.random.default_rng(0).integers(0, 4, len(x))
+    by_category = y + 3 * (cats[:, 4] % 2)  # so the trees split on the category
+    categorical = lightgbm.LGBMRegressor(n_estimators=5, verbose=-1, min_child_samples=5)
+    booster = categorical.fit(cats, by_category, categorical_feature=[4]).booster_
+    assert lightgbm_call(booster) is None
+
+
+def test_what_the_walked_trees_do_not_cover_is_left_to_sklearn() -> None:
     x, y = _data(600, 3)
     multiclass = HistGradientBoostingClassifier(max_iter=10).fit(x, np.digitize(y, [-1, 1]))
     assert hist_gradient_boosting_call(multiclass) is None
@@ -55,7 +114,7 @@ def test_what_the_stacked_trees_do_not_cover_is_left_to_sklearn() -> None:
 
 
 @pytest.mark.parametrize("threshold", [None, 0.3])
-def test_a_champion_hgb_pipeline_is_served_on_the_stacked_path(titanic, threshold) -> None:
+def test_a_champion_hgb_pipeline_is_served_on_the_walked_path(titanic, threshold) -> None:
     frame, schema = titanic.frame, titanic.schema
     model = Pipeline(
         [
@@ -67,7 +126,7 @@ def test_a_champion_hgb_pipeline_is_served_on_the_stacked_path(titanic, threshol
         model = FixedThresholdClassifier(model, threshold=threshold)
     model.fit(frame[list(schema.features)], frame[schema.target])
     predictor, how = build_predictor(model, schema.features)
-    assert how.startswith("compiled numpy path (booster called directly")
+    assert how.startswith("compiled numpy path (trees walked by compiled code")
     rows = records(frame, schema.features)
     features = PipelinePredictor(model, schema.features).frame(rows)  # None -> NaN
     for start in range(0, 200, 20):  # batches of 20 rows
@@ -79,7 +138,9 @@ def test_a_champion_hgb_pipeline_is_served_on_the_stacked_path(titanic, threshol
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
 @pytest.mark.parametrize("task", ["classification", "regression"])
-def test_boosters_are_called_directly_and_answer_as_their_wrappers(titanic, library, task) -> None:
+def test_boosters_are_walked_or_called_directly_and_answer_as_their_wrappers(
+    titanic, library, task
+) -> None:
     frame, schema = titanic.frame, titanic.schema
     if task == "regression":  # predict the fare from the other features
         schema = replace(schema, numeric=tuple(c for c in schema.numeric if c != "Fare"))
@@ -97,7 +158,8 @@ def test_boosters_are_called_directly_and_answer_as_their_wrappers(titanic, libr
     model = Pipeline([("preprocess", build_preprocessor(schema)), ("model", estimator)])
     model.fit(x, y)
     predictor, how = build_predictor(model, features)
-    assert how.startswith("compiled numpy path (booster called directly")
+    call = Call.WALK if library == "lightgbm" else Call.BOOSTER
+    assert how.startswith(f"compiled numpy path ({call}")
     rows = records(frame, features)
     table = PipelinePredictor(model, features).frame(rows[:300])
     got = predictor.predict(rows[:300])
@@ -106,3 +168,22 @@ def test_boosters_are_called_directly_and_answer_as_their_wrappers(titanic, libr
         assert got.labels == model.predict(table).tolist()
     else:
         assert np.allclose(got.labels, model.predict(table), rtol=1e-12, atol=0)
+
+
+def test_a_walk_that_disagrees_falls_back_to_the_booster(titanic, monkeypatch) -> None:
+    lightgbm = pytest.importorskip("lightgbm")
+    frame, schema = titanic.frame, titanic.schema
+    estimator = lightgbm.LGBMClassifier(n_estimators=30, num_leaves=15, verbose=-1)
+    model = Pipeline([("preprocess", build_preprocessor(schema)), ("model", estimator)])
+    model.fit(frame[list(schema.features)], frame[schema.target])
+    honest = CompiledPredictor(model, schema.features)
+    assert honest.call == Call.WALK
+    wrong = honest._direct
+
+    def off_by_a_little(x: np.ndarray) -> np.ndarray:
+        return wrong(x) * (1 + 1e-6)
+
+    monkeypatch.setattr("champion.serving.compiled.lightgbm_call", lambda booster: off_by_a_little)
+    predictor, how = build_predictor(model, schema.features)
+    assert predictor.call == Call.BOOSTER  # the walk lost the verification
+    assert how.startswith("compiled numpy path (booster called directly")

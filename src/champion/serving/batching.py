@@ -7,8 +7,7 @@ no delay), groups it by model, calls each model once, and hands every request it
 results. Under load, per-call overhead — input checks, thread start-up inside the
 estimator — is paid once per batch instead of once per request.
 
-Where the calls run: in a batch of at most ``inline_rows`` rows (by default the most that
-HistGradientBoosting's stacked trees take before scikit-learn's own per-tree loop), the
+Where the calls run: in a batch of at most ``inline_rows`` rows (48 by default), the
 models with the compiled numpy path are scored on the event loop itself: such a call is
 a fraction of a millisecond, and handing it to a thread costs more than the call — the
 thread and the loop take the GIL from each other at every numpy and booster call, and

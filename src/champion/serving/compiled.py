@@ -16,8 +16,9 @@ the model is served through the pipeline itself (:class:`PipelinePredictor`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,11 +27,19 @@ from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
-from champion.serving.forest import hist_gradient_boosting_call
+from champion.serving.forest import hist_gradient_boosting_call, lightgbm_call
 from champion.training.estimator import LabelledClassifier
 from champion.types import MISSING
 
 UNSEEN = "\x00champion-unseen\x00"
+
+
+class Call(StrEnum):
+    """How the compiled path calls the estimator on its matrix, fastest first."""
+
+    WALK = "trees walked by compiled code"  # champion.serving.forest
+    BOOSTER = "booster called directly"  # skipping the scikit-learn wrapper's checks
+    ESTIMATOR = "estimator's own predict"
 
 
 @dataclass(frozen=True)
@@ -108,13 +117,12 @@ class CompiledPredictor:
 
     compiled = True
 
-    def __init__(self, model: Any, features: Sequence[str], *, direct: bool = True) -> None:
+    def __init__(self, model: Any, features: Sequence[str], *, call: Call = Call.WALK) -> None:
         pipeline, self.threshold, self.labels = _unwrap(model)
         ct: ColumnTransformer = pipeline.steps[0][1]
         self.estimator = pipeline.steps[-1][1]
         self.classifier = _is_classifier(self.estimator)
-        self._direct = _direct_call(self.estimator) if direct else None
-        self.direct = self._direct is not None
+        self.call, self._direct = _direct_call(self.estimator, call)
         self.features = list(features)
         self.width = int(sum(s.stop - s.start for s in ct.output_indices_.values()))
         self.numeric: list[str] = []
@@ -202,24 +210,33 @@ class CompiledPredictor:
         return Scored([_plain(v) for v in labels], [float(v) for v in p])
 
 
-def _direct_call(estimator: Any) -> Any:
-    """The booster's own predict for LightGBM and XGBoost (skipping the input checks of
-    their scikit-learn wrappers on every call), all trees at once for scikit-learn's
-    HistGradientBoosting (see :mod:`champion.serving.forest`), or None.
+def _direct_call(estimator: Any, wanted: Call) -> tuple[Call, Callable[[Any], Any] | None]:
+    """The fastest call at or after ``wanted`` that this estimator has: its trees walked
+    by compiled code (HistGradientBoosting, LightGBM; :mod:`champion.serving.forest`),
+    its booster's own predict (LightGBM, XGBoost: skipping the input checks of their
+    scikit-learn wrappers on every call), else its own predict (None).
 
     The boosters predict on one thread: served batches are a few rows, where a second
     OpenMP thread doubles the CPU time of a call and saves no wall time."""
     module = type(estimator).__module__
-    if type(estimator).__name__.startswith("HistGradientBoosting"):
-        return hist_gradient_boosting_call(estimator)
-    if module.startswith("lightgbm") and hasattr(estimator, "booster_"):
-        lgb_booster = estimator.booster_
-        return lambda x: lgb_booster.predict(x, num_threads=1)
-    if module.startswith("xgboost") and hasattr(estimator, "get_booster"):
-        booster = estimator.get_booster().copy()
-        booster.set_param({"nthread": 1})
-        return lambda x: np.asarray(booster.inplace_predict(x))
-    return None
+    lightgbm = module.startswith("lightgbm") and hasattr(estimator, "booster_")
+    if wanted == Call.WALK:
+        walked = None
+        if type(estimator).__name__.startswith("HistGradientBoosting"):
+            walked = hist_gradient_boosting_call(estimator)
+        elif lightgbm:
+            walked = lightgbm_call(estimator.booster_)
+        if walked is not None:
+            return Call.WALK, walked
+    if wanted in (Call.WALK, Call.BOOSTER):
+        if lightgbm:
+            lgb_booster = estimator.booster_
+            return Call.BOOSTER, lambda x: lgb_booster.predict(x, num_threads=1)
+        if module.startswith("xgboost") and hasattr(estimator, "get_booster"):
+            booster = estimator.get_booster().copy()
+            booster.set_param({"nthread": 1})
+            return Call.BOOSTER, lambda x: np.asarray(booster.inplace_predict(x))
+    return Call.ESTIMATOR, None
 
 
 def verification_rows(
@@ -268,9 +285,11 @@ def build_predictor(
     if want_x.shape != got_x.shape or not np.allclose(got_x, want_x, rtol=1e-12, atol=1e-12):
         return reference, "pipeline path (compiled preprocessing differs from the pipeline)"
     want = reference.predict(rows)
-    candidates = [compiled]
-    if compiled.direct:  # also try the estimator's public API if its booster disagrees
-        candidates.append(CompiledPredictor(model, features, direct=False))
+    candidates = [compiled]  # then each slower call, in case a faster one disagrees
+    for call in list(Call)[list(Call).index(compiled.call) + 1 :]:
+        slower = CompiledPredictor(model, features, call=call)
+        if slower.call not in (c.call for c in candidates):
+            candidates.append(slower)
     for candidate in candidates:
         got = candidate.predict(rows)
         if want.labels == got.labels and np.allclose(
@@ -280,6 +299,6 @@ def build_predictor(
             atol=1e-12,
             equal_nan=True,
         ):
-            how = "booster called directly, " if candidate.direct else ""
+            how = "" if candidate.call == Call.ESTIMATOR else f"{candidate.call}, "
             return candidate, f"compiled numpy path ({how}verified on {len(rows)} rows)"
     return reference, "pipeline path (compiled predictions differ from the pipeline)"
