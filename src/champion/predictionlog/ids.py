@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 
 _VERSION = 0x7 << 76
 _VARIANT = 0b10 << 62
@@ -27,4 +26,5 @@ def new_request_id(now_ns: int | None = None) -> str:
     value = (
         (ms & ((1 << 48) - 1)) << 80 | _VERSION | ((rand >> 62) & _RAND_A) << 64 | _VARIANT
     ) | (rand & _RAND_B)
-    return str(uuid.UUID(int=value))
+    h = f"{value:032x}"  # the canonical form, without building a uuid.UUID
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

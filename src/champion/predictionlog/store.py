@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import math
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -172,6 +173,41 @@ class _WriterTurns:
             self._fd = None
 
 
+def _values_sql(rows: int, marker: str = "?") -> str:
+    """``INSERT INTO predictions`` of ``rows`` rows in one statement."""
+    one = f"({', '.join([marker] * len(PREDICTION_COLUMNS))})"
+    return f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) VALUES " + ", ".join(
+        [one] * rows
+    )
+
+
+def _insert_sqlite(conn: sqlite3.Connection, params: list[tuple[Any, ...]]) -> None:
+    """The rows as few statements as SQLite's parameter limit allows, atomically.
+
+    The writer thread shares the GIL with the event loop, and each time the driver lets
+    go of it (every statement, every commit) getting it back waits for the loop's next
+    switch: a batch that fits one statement is sent as one ``INSERT … VALUES`` in
+    autocommit mode, so preparing, inserting and the commit's fsync are one driver call.
+    """
+    conn.isolation_level = None  # this connection's transactions are explicit
+    per_statement = max(
+        conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(PREDICTION_COLUMNS), 1
+    )
+    if len(params) <= per_statement:
+        conn.execute(_values_sql(len(params)), [v for row in params for v in row])
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for start in range(0, len(params), per_statement):
+            chunk = params[start : start + per_statement]
+            conn.execute(_values_sql(len(chunk)), [v for row in chunk for v in row])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def make_engine(url: str, *, statement_timeout: float | None = None) -> Engine:
     """An engine for ``url`` (SQLite file or PostgreSQL), configured for the log; with
     ``statement_timeout`` (seconds) no statement runs longer (PostgreSQL) or waits
@@ -289,10 +325,10 @@ class EventStore(LogReads, DriftChecks, Notifications):
     def insert_predictions(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert prediction rows in one transaction (all or none).
 
-        The hot path of the API: the rows go to the driver's ``executemany`` as plain
-        tuples on a long-lived connection of the calling thread, skipping SQLAlchemy's
-        per-row parameter processing (~80 µs a row) and per-batch transaction set-up. A
-        failed write is rolled back and its connection discarded.
+        The hot path of the API: the rows go to the driver as plain tuples on a
+        long-lived connection of the calling thread, skipping SQLAlchemy's per-row
+        parameter processing (~80 µs a row) and per-batch transaction set-up. A failed
+        write is rolled back and its connection discarded.
         """
         if not rows:
             return
@@ -309,12 +345,15 @@ class EventStore(LogReads, DriftChecks, Notifications):
             if raw is None:  # one long-lived connection per writing thread
                 raw = self._local.raw = self.engine.raw_connection()
             with self._turns.turn() if self._turns else contextlib.nullcontext():
-                cursor = raw.cursor()
-                try:
-                    cursor.executemany(self._insert_sql, params)
-                finally:
-                    cursor.close()
-                raw.commit()
+                if sqlite:
+                    _insert_sqlite(raw.driver_connection, params)
+                else:
+                    cursor = raw.cursor()
+                    try:
+                        cursor.executemany(self._insert_sql, params)
+                    finally:
+                        cursor.close()
+                    raw.commit()
         except Exception as exc:
             self._local.raw = None
             if raw is not None:
@@ -342,10 +381,7 @@ class EventStore(LogReads, DriftChecks, Notifications):
     @property
     def _insert_sql(self) -> str:
         marker = "?" if self.dialect == "sqlite" else "%s"
-        return (
-            f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) "
-            f"VALUES ({', '.join([marker] * len(PREDICTION_COLUMNS))})"
-        )
+        return _values_sql(1, marker)
 
     def count_predictions(self, experiment_id: str | None = None) -> int:
         query = (

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,7 +32,15 @@ from champion.serving.compiled import Scored
 from champion.serving.forest import MAX_STACKED_ROWS
 from champion.serving.loading import LoadedModel
 
-Item = tuple[LoadedModel, list[dict[str, Any]], "asyncio.Future[Scored]"]
+#: One model's rows of one request.
+Job = tuple[LoadedModel, list[dict[str, Any]]]
+#: What a job gets back: its rows' results, or the error its call raised.
+Outcome = Scored | BaseException
+#: One request's jobs (every model it needs, in one queue entry: one future, no task per
+#: model) and where their outcomes go.
+Item = tuple[list[Job], "asyncio.Future[list[Outcome]]"]
+#: (item, job) positions.
+Where = tuple[int, int]
 
 
 def _one_thread_per_pool() -> None:
@@ -40,8 +49,15 @@ def _one_thread_per_pool() -> None:
 
 
 class MicroBatcher:
-    def __init__(self, *, max_rows: int = 512, inline_rows: int = MAX_STACKED_ROWS) -> None:
+    def __init__(
+        self,
+        *,
+        max_rows: int = 512,
+        inline_rows: int = MAX_STACKED_ROWS,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
         self.max_rows = max_rows
+        self._on_batch = on_batch
         self.inline_rows = inline_rows
         self.batches = 0
         self.rows = 0
@@ -55,66 +71,85 @@ class MicroBatcher:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="micro-batch")
 
     async def score(self, model: LoadedModel, rows: list[dict[str, Any]]) -> Scored:
-        future: asyncio.Future[Scored] = asyncio.get_running_loop().create_future()
-        await self._queue.put((model, rows, future))
+        """``model`` on ``rows``, batched with whatever else is waiting."""
+        (outcome,) = await self.score_jobs([(model, rows)])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def score_jobs(self, jobs: list[Job]) -> list[Outcome]:
+        """Each job's model on its rows, all batched with whatever else is waiting: one
+        outcome per job (a failed call's error in its place)."""
+        future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((jobs, future))
         return await future
 
     @staticmethod
-    def _score_groups(batch: list[Item]) -> list[Scored | BaseException]:
+    def _score_groups(batch: list[Item], where: list[Where]) -> list[Outcome]:
+        """The jobs at ``where``, one model call per distinct model."""
         groups: dict[int, list[int]] = defaultdict(list)
-        for i, (model, _, _) in enumerate(batch):
-            groups[id(model)].append(i)
-        results: list[Scored | BaseException] = [None] * len(batch)  # type: ignore[list-item]
+        for n, (i, j) in enumerate(where):
+            groups[id(batch[i][0][j][0])].append(n)
+        results: list[Outcome] = [None] * len(where)  # type: ignore[list-item]
         for members in groups.values():
-            model = batch[members[0]][0]
-            rows = [row for i in members for row in batch[i][1]]
+            jobs = [batch[where[n][0]][0][where[n][1]] for n in members]
+            model = jobs[0][0]
+            rows = [row for _, job_rows in jobs for row in job_rows]
             began = time.perf_counter()
             try:
                 scored = model.predictor.predict(rows)
             except Exception as exc:  # the requests of this call retry their own rows
-                for i in members:
-                    results[i] = exc
+                for n in members:
+                    results[n] = exc
                 continue
             seconds = time.perf_counter() - began
             start = 0
-            for i in members:
-                n = len(batch[i][1])
-                results[i] = Scored(
-                    scored.labels[start : start + n],
-                    scored.probability[start : start + n],
-                    seconds,
+            for n, (_, job_rows) in zip(members, jobs, strict=True):
+                stop = start + len(job_rows)
+                results[n] = Scored(
+                    scored.labels[start:stop], scored.probability[start:stop], seconds
                 )
-                start += n
+                start = stop
         return results
+
+    def _take(self, first: Item) -> tuple[list[Item], int]:
+        batch = [first]
+        size = sum(len(rows) for _, rows in first[0])
+        while size < self.max_rows and not self._queue.empty():
+            item = self._queue.get_nowait()
+            batch.append(item)
+            size += sum(len(rows) for _, rows in item[0])
+        return batch, size
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            size = len(batch[0][1])
-            while size < self.max_rows and not self._queue.empty():
-                item = self._queue.get_nowait()
-                batch.append(item)
-                size += len(item[1])
-            here: list[Item] = []  # compiled-path models of a small batch: on the loop
-            away: list[Item] = batch
+            batch, size = self._take(await self._queue.get())
+            outcomes: list[list[Outcome]] = [[None] * len(jobs) for jobs, _ in batch]  # type: ignore[list-item]
+            every = [(i, j) for i, (jobs, _) in enumerate(batch) for j in range(len(jobs))]
+            here: list[Where] = []  # compiled-path models of a small batch: on the loop
+            away: list[Where] = every
             if size <= self.inline_rows:
-                here, away = [], []
-                for item in batch:
-                    (here if item[0].predictor.compiled else away).append(item)
+                here = [(i, j) for i, j in every if batch[i][0][j][0].predictor.compiled]
+                away = [(i, j) for i, j in every if not batch[i][0][j][0].predictor.compiled]
+            waiting = {i for i, _ in away}
             if here:
-                try:
-                    _deliver(here, self._score_groups(here))
-                except Exception as exc:
-                    _deliver(here, [exc] * len(here))
+                _place(outcomes, here, _guarded(self._score_groups, batch, here))
+            # requests that need nothing from the thread are answered now
+            _deliver(batch, outcomes, [i for i in range(len(batch)) if i not in waiting])
             if away:
                 try:
-                    results = await loop.run_in_executor(self._executor, self._score_groups, away)
+                    found = await loop.run_in_executor(
+                        self._executor, self._score_groups, batch, away
+                    )
                 except Exception as exc:
-                    results = [exc] * len(away)
-                _deliver(away, results)
+                    found = [exc] * len(away)
+                _place(outcomes, away, found)
+                _deliver(batch, outcomes, sorted(waiting))
             self.batches += 1
             self.rows += size
+            if self._on_batch is not None:
+                self._on_batch(size)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -124,11 +159,20 @@ class MicroBatcher:
         self._executor.shutdown(wait=True)
 
 
-def _deliver(batch: list[Item], results: list[Scored | BaseException]) -> None:
-    for (_, _, future), result in zip(batch, results, strict=True):
-        if future.done():  # the request went away
-            continue
-        if isinstance(result, BaseException):
-            future.set_exception(result)
-        else:
-            future.set_result(result)
+def _guarded(score: Any, batch: list[Item], where: list[Where]) -> list[Outcome]:
+    try:
+        return score(batch, where)  # type: ignore[no-any-return]
+    except Exception as exc:
+        return [exc] * len(where)
+
+
+def _place(outcomes: list[list[Outcome]], where: list[Where], found: list[Outcome]) -> None:
+    for (i, j), outcome in zip(where, found, strict=True):
+        outcomes[i][j] = outcome
+
+
+def _deliver(batch: list[Item], outcomes: list[list[Outcome]], items: list[int]) -> None:
+    for i in items:
+        future = batch[i][1]
+        if not future.done():  # else the request went away
+            future.set_result(outcomes[i])

@@ -62,6 +62,16 @@ class Metrics:
         self.log_rows = Counter(
             "champion_log_rows", "Prediction rows committed.", registry=self.registry
         )
+        self.score_batches = Counter(
+            "champion_score_batches",
+            "Micro-batches scored (each one call per model it holds).",
+            registry=self.registry,
+        )
+        self.score_rows = Counter(
+            "champion_score_rows",
+            "Rows scored in micro-batches, over all models (rows / batches: the mean batch).",
+            registry=self.registry,
+        )
 
     def _models(self) -> None:
         self.model_version = Gauge(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -24,6 +24,15 @@ class PredictRequest(BaseModel):
         None, description="Routes the user to the same variant for the whole experiment."
     )
     features: dict[str, Any] = Field(description="Feature name -> value (null if unknown).")
+
+
+class Item(NamedTuple):
+    """A request already checked to be what :class:`PredictRequest` accepts unchanged
+    (the ``/predict`` fast path's; building a model instance costs more than serving
+    needs)."""
+
+    user_id: str | int | None
+    features: dict[str, Any]
 
 
 class PredictResponse(BaseModel):

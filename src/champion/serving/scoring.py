@@ -27,8 +27,9 @@ from champion.errors import BackendError, RowRejectedError
 from champion.predictionlog import ABConfig, to_json, to_number
 from champion.predictionlog.ids import new_request_id
 from champion.serving.assignment import route
+from champion.serving.compiled import Scored
 from champion.serving.loading import LoadedModel
-from champion.serving.schemas import PredictRequest, PredictResponse
+from champion.serving.schemas import Item, PredictRequest, PredictResponse
 from champion.serving.state import ServingState
 from champion.serving.validation import MAX_IGNORED_LISTED, check_features, unknown_features
 from champion.types import Variant
@@ -62,7 +63,7 @@ Scores = list[Prediction | None]
 
 
 def plan(
-    items: Sequence[PredictRequest],
+    items: Sequence[PredictRequest | Item],
     config: ABConfig,
     champion: LoadedModel,
     challenger: LoadedModel | None,
@@ -97,7 +98,7 @@ def plan(
         for model in (champion, challenger):
             if model is None:
                 inputs.append(None)
-            elif model is routed:
+            elif model is routed or model.spec == routed.spec:
                 inputs.append(clean)
             else:  # another signature: the other model scores the row if it can
                 inputs.append(check_features(item.features, model.spec, loc)[0])
@@ -105,60 +106,52 @@ def plan(
     return plans, errors
 
 
-async def _score_model(
-    state: ServingState, model: LoadedModel, rows: list[dict[str, Any]]
-) -> tuple[Scores, str | None]:
-    """``model`` on ``rows`` in one micro-batched call; if the call fails, each row again
-    on its own, so one bad row fails only itself. Returns the predictions (None where it
-    failed) and the first error."""
+async def _singles(state: ServingState, model: LoadedModel, rows: list[dict[str, Any]]) -> Scores:
+    """``model`` on each row on its own, after a call on all of them failed: one bad row
+    fails only itself."""
     assert state.batcher is not None
-    try:
-        scored = await state.batcher.score(model, rows)
-        ms = scored.seconds * 1000
-        return [
-            Prediction(lab, p, ms) for lab, p in zip(scored.labels, scored.probability, strict=True)
-        ], None
-    except Exception as exc:
-        first = f"{type(exc).__name__}: {exc}"
-    singles = await asyncio.gather(
-        *(state.batcher.score(model, [row]) for row in rows), return_exceptions=True
-    )
-    out: Scores = []
-    for one in singles:
-        if isinstance(one, BaseException):
-            out.append(None)
-        else:
-            out.append(Prediction(one.labels[0], one.probability[0], one.seconds * 1000))
-    return out, first
+    singles = await state.batcher.score_jobs([(model, [row]) for row in rows])
+    return [
+        None
+        if isinstance(one, BaseException)
+        else Prediction(one.labels[0], one.probability[0], one.seconds * 1000)
+        for one in singles
+    ]
+
+
+def _predictions(scored: Scored) -> Scores:
+    ms = scored.seconds * 1000
+    pairs = zip(scored.labels, scored.probability, strict=True)
+    return [Prediction(label, p, ms) for label, p in pairs]
 
 
 async def score(
     state: ServingState, plans: list[Plan], models: tuple[LoadedModel, LoadedModel | None]
 ) -> tuple[Scores, Scores]:
-    """Both models on every planned row they can take (one call each, concurrently)."""
-    jobs = []
+    """Both models on every planned row they can take (one micro-batched call each, in
+    one queue entry); a model whose call fails retries its rows one by one."""
+    assert state.batcher is not None
+    slots, jobs = [], []
     for slot, model in enumerate(models):
         members = [k for k, p in enumerate(plans) if p.inputs[slot] is not None]
-        if model is None or not members:
-            jobs.append(None)
-            continue
-        rows = [plans[k].inputs[slot] for k in members]
-        jobs.append((members, _score_model(state, model, rows)))  # type: ignore[arg-type]
-    pending = [job[1] for job in jobs if job is not None]
-    done = [await pending[0]] if len(pending) == 1 else await asyncio.gather(*pending)
-    results: list[Scores] = []
-    found = iter(done)
-    for slot, job in enumerate(jobs):
-        column: Scores = [None] * len(plans)
-        if job is not None:
-            predictions, error = next(found)
-            for k, prediction in zip(job[0], predictions, strict=True):
-                column[k] = prediction
-            if error is not None:
-                name = "champion" if slot == 0 else "challenger"
-                state.metrics.model_failures.labels(name).inc(predictions.count(None))
-                log.warning("%s v%s failed on a batch: %s", name, models[slot].version, error)  # type: ignore[union-attr]
-        results.append(column)
+        if model is not None and members:
+            slots.append((slot, members))
+            jobs.append((model, [plans[k].inputs[slot] for k in members]))
+    outcomes = await state.batcher.score_jobs(jobs) if jobs else []  # type: ignore[arg-type]
+    results: list[Scores] = [[None] * len(plans), [None] * len(plans)]
+    for (slot, members), (model, rows), outcome in zip(slots, jobs, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            predictions = await _singles(state, model, rows)  # type: ignore[arg-type]
+            name = "champion" if slot == 0 else "challenger"
+            state.metrics.model_failures.labels(name).inc(predictions.count(None))
+            log.warning(
+                "%s v%s failed on a batch: %s: %s",
+                name, model.version, type(outcome).__name__, outcome,
+            )  # fmt: skip
+        else:
+            predictions = _predictions(outcome)
+        for k, prediction in zip(members, predictions, strict=True):
+            results[slot][k] = prediction
     return results[0], results[1]
 
 
@@ -301,7 +294,7 @@ async def commit(state: ServingState, rows: list[dict[str, Any]], endpoint: str)
 
 
 async def serve(
-    state: ServingState, items: Sequence[PredictRequest], *, batch: bool
+    state: ServingState, items: Sequence[PredictRequest | Item], *, batch: bool
 ) -> list[PredictResponse]:
     """Serve ``items``: every answer is logged, durably, before it is returned."""
     start = time.perf_counter()

@@ -12,6 +12,7 @@ and the OpenAPI schema still documents the route.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,10 +22,11 @@ from fastapi.exceptions import RequestValidationError
 
 from champion.serving.middleware.body_limit import media_type, read_body, replay, send_json
 from champion.serving.middleware.json_guard import PARSED
-from champion.serving.schemas import PredictRequest
+from champion.serving.schemas import Item
 
 Serve = Callable[..., Awaitable[list[Any]]]
 _KEYS = frozenset({"user_id", "features"})
+log = logging.getLogger("champion.serving")
 
 
 def _well_formed(data: Any) -> bool:
@@ -69,7 +71,7 @@ class PredictFastPath:
             await self.app(scope, replay(body, receive), send)
             return
         user, features = data.get("user_id"), data["features"]
-        item = PredictRequest.model_construct(user_id=user, features=features)
+        item = Item(user, features)
         try:
             answers = await self.serve(scope["app"].state.serving, [item], batch=False)
         except HTTPException as exc:
@@ -77,5 +79,9 @@ class PredictFastPath:
             return
         except RequestValidationError as exc:
             await send_json(send, 422, {"detail": self.validation_detail(exc)})
+            return
+        except Exception:  # what the error layer behind would do: a 500, logged
+            log.exception("POST /predict failed")
+            await send_json(send, 500, {"detail": "Internal Server Error"})
             return
         await send_json(send, 200, answers[0])

@@ -99,6 +99,43 @@ def _problem(value: Any, limits: JsonLimits) -> tuple[list[Any], str] | None:
     return None
 
 
+def _scalar_fine(item: Any) -> bool:
+    kind = type(item)
+    if kind is str:
+        return "\x00" not in item and (item.isascii() or not _SURROGATES.search(item))
+    if kind is int:
+        return _INT64[0] <= item <= _INT64[1]
+    if kind is float:
+        return math.isfinite(item)
+    return True
+
+
+def _fine(value: Any, limits: JsonLimits) -> bool:
+    """Whether ``value`` is within the limits, found without keeping any locations (the
+    common case: every request pays for this check). False: :func:`_problem` then finds
+    what and where."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limits.max_depth:
+            return False
+        if type(item) is dict:
+            if len(item) > limits.max_keys or (item and depth >= limits.max_depth):
+                return False  # (its values would be nested too deep)
+            for key, inner in item.items():
+                if len(key) > limits.max_key_length or "\x00" in key:
+                    return False
+                if type(inner) is dict or type(inner) is list:
+                    stack.append((inner, depth + 1))
+                elif not _scalar_fine(inner):
+                    return False
+        elif type(item) is list:
+            stack.extend((inner, depth + 1) for inner in item)
+        elif not _scalar_fine(item):
+            return False
+    return True
+
+
 def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
     """Whether FastAPI would parse this body as JSON: no content type at all, or
     ``application/json`` or ``application/*+json``."""
@@ -135,7 +172,7 @@ class JsonGuard:
                 found = (["body"], f"invalid JSON: {str(exc)[:120]}")
             await _refuse(send, *found, "json_invalid")
             return
-        problem = _problem(data, self.limits)
+        problem = None if _fine(data, self.limits) else _problem(data, self.limits)
         if problem is not None:
             await _refuse(send, *problem, "json_limit")
             return
