@@ -170,21 +170,23 @@ class CompiledPredictor:
         for kind, block, state in self._blocks:
             if kind == "numeric":
                 medians, mean, std = state
-                x = np.array(
-                    [[r[c] if r[c] is not None else np.nan for c in self.numeric] for r in rows],
-                    dtype=np.float64,
-                ).reshape(n, len(self.numeric))
-                x = np.where(np.isnan(x), medians, x)
+                # float64 turns None (missing) into NaN
+                x = np.array([[r[c] for c in self.numeric] for r in rows], dtype=np.float64)
+                x = x.reshape(n, len(self.numeric))
+                np.copyto(x, medians, where=np.isnan(x))
                 out[:, block] = (x - mean) / std
             else:
+                hot_rows: list[int] = []
+                hot_cols: list[int] = []
                 for j, name in enumerate(self.categorical):
                     cols, unseen = state[j]
                     for i, r in enumerate(rows):
                         value = r[name]
-                        key = MISSING if value is None else str(value)
-                        col = cols.get(key, unseen)
+                        col = cols.get(MISSING if value is None else str(value), unseen)
                         if col >= 0:
-                            out[i, col] = 1.0
+                            hot_rows.append(i)
+                            hot_cols.append(col)
+                out[hot_rows, hot_cols] = 1.0
         return out
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> Scored:
