@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import math
 import os
 import sqlite3
@@ -173,6 +174,7 @@ class _WriterTurns:
             self._fd = None
 
 
+@functools.lru_cache(maxsize=1024)
 def _values_sql(rows: int, marker: str = "?") -> str:
     """``INSERT INTO predictions`` of ``rows`` rows in one statement."""
     one = f"({', '.join([marker] * len(PREDICTION_COLUMNS))})"
@@ -189,7 +191,6 @@ def _insert_sqlite(conn: sqlite3.Connection, params: list[tuple[Any, ...]]) -> N
     switch: a batch that fits one statement is sent as one ``INSERT … VALUES`` in
     autocommit mode, so preparing, inserting and the commit's fsync are one driver call.
     """
-    conn.isolation_level = None  # this connection's transactions are explicit
     per_statement = max(
         conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(PREDICTION_COLUMNS), 1
     )
@@ -344,6 +345,8 @@ class EventStore(LogReads, DriftChecks, Notifications):
         try:
             if raw is None:  # one long-lived connection per writing thread
                 raw = self._local.raw = self.engine.raw_connection()
+                if sqlite:  # its transactions are explicit (_insert_sqlite)
+                    raw.driver_connection.isolation_level = None
             with self._turns.turn() if self._turns else contextlib.nullcontext():
                 if sqlite:
                     _insert_sqlite(raw.driver_connection, params)

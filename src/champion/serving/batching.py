@@ -126,15 +126,19 @@ class MicroBatcher:
         while True:
             batch, size = self._take(await self._queue.get())
             outcomes: list[list[Outcome]] = [[None] * len(jobs) for jobs, _ in batch]  # type: ignore[list-item]
-            every = [(i, j) for i, (jobs, _) in enumerate(batch) for j in range(len(jobs))]
             here: list[Where] = []  # compiled-path models of a small batch: on the loop
-            away: list[Where] = every
-            if size <= self.inline_rows:
-                here = [(i, j) for i, j in every if batch[i][0][j][0].predictor.compiled]
-                away = [(i, j) for i, j in every if not batch[i][0][j][0].predictor.compiled]
+            away: list[Where] = []
+            small = size <= self.inline_rows
+            for i, (jobs, _) in enumerate(batch):
+                for j, (model, _) in enumerate(jobs):
+                    (here if small and model.predictor.compiled else away).append((i, j))
             waiting = {i for i, _ in away}
             if here:
-                _place(outcomes, here, _guarded(self._score_groups, batch, here))
+                try:
+                    found = self._score_groups(batch, here)
+                except Exception as exc:
+                    found = [exc] * len(here)
+                _place(outcomes, here, found)
             # requests that need nothing from the thread are answered now
             _deliver(batch, outcomes, [i for i in range(len(batch)) if i not in waiting])
             if away:
@@ -157,13 +161,6 @@ class MicroBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._executor.shutdown(wait=True)
-
-
-def _guarded(score: Any, batch: list[Item], where: list[Where]) -> list[Outcome]:
-    try:
-        return score(batch, where)  # type: ignore[no-any-return]
-    except Exception as exc:
-        return [exc] * len(where)
 
 
 def _place(outcomes: list[list[Outcome]], where: list[Where], found: list[Outcome]) -> None:
