@@ -39,7 +39,7 @@ from champion.abtest.decision import Policy
 from champion.drift.detect import DriftConfig
 from champion.errors import ConfigError
 from champion.training.config import TrainConfig
-from champion.types import ABMode, Correction, DriftRule, DriftUnit
+from champion.types import ABMode, Correction, DriftRule, DriftUnit, LogWriter
 
 ENV_FILE = ".env"
 PREFIX = "CHAMPION_"
@@ -320,6 +320,12 @@ class ServingSettings(Group):
         le=120,
         description="Seconds a request waits for its row's commit; then 503 (and the row is "
         "never kept). Also the database's statement timeout for the API.",
+    )
+    log_writer: LogWriter = setting(
+        LogWriter.PROCESS,
+        "CHAMPION_LOG_WRITER",
+        description="Where the group commits run: process (a child process of each API "
+        "worker, off the event loop's GIL) or thread (in the worker; no extra process).",
     )
     log_max_queue: int = setting(
         20_000,

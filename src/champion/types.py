@@ -41,6 +41,13 @@ class Variant(StrEnum):
     B = "B"
 
 
+class LogWriter(StrEnum):
+    """Where the API's group commits run."""
+
+    PROCESS = "process"  # a child process: the commit never waits for the event loop's GIL
+    THREAD = "thread"  # a thread of the API process (no extra process, slower under load)
+
+
 class ABMode(StrEnum):
     """How traffic is split between champion and challenger."""
 

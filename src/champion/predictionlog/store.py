@@ -240,6 +240,7 @@ class EventStore(LogReads, DriftChecks, Notifications):
     ) -> None:
         self.url = url
         self.model_name = model_name
+        self.statement_timeout = statement_timeout
         self.engine = make_engine(url, statement_timeout=statement_timeout)
         self._local = threading.local()
         path = sqlite_path(url)

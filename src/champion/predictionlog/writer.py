@@ -2,7 +2,7 @@
 
 A request hands its prediction rows to :meth:`GroupCommitWriter.write` and awaits them.
 One consumer task takes every row queued so far (up to ``max_batch``), inserts them in a
-single transaction on a dedicated thread, and then wakes all their requests — so a
+single transaction off the event loop, and then wakes all their requests — so a
 response is sent only after its rows are committed, and the cost of a commit (an fsync)
 is shared by everyone who arrived while the previous one ran.
 
@@ -28,11 +28,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from champion.errors import BackendError, RowRejectedError
+from champion.predictionlog.commits import Commits, ThreadCommits
 from champion.predictionlog.store import EventStore
 
 log = logging.getLogger("champion.predictionlog")
@@ -46,7 +46,11 @@ class _Pending:
 
 
 class GroupCommitWriter:
-    """Batches prediction rows from concurrent requests into shared transactions."""
+    """Batches prediction rows from concurrent requests into shared transactions.
+
+    They run through ``commits`` (default: a thread of this process writing to
+    ``store``; the API uses a child process, see :mod:`champion.predictionlog.commits`).
+    """
 
     def __init__(
         self,
@@ -56,18 +60,27 @@ class GroupCommitWriter:
         max_queue: int = 20_000,
         deadline: float = 5.0,
         on_commit: Callable[[int, float], None] | None = None,
+        commits: Commits | None = None,
+        pipeline: int = 2,
     ) -> None:
         self.store = store
+        self.commits = commits if commits is not None else ThreadCommits(store)
         self.max_batch = max_batch
         self.max_queue = max_queue
         self.deadline = deadline
         self._on_commit = on_commit
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._queued_rows = 0
-        self._inflight_since: float | None = None
+        self.pipeline = pipeline
+        self._inflight: dict[object, float] = {}  # commit -> monotonic start
+        self._commits_running: set[asyncio.Task[None]] = set()
         self._orphans: list[str] = []  # committed after their request got a 503
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="champion-log")
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def _inflight_since(self) -> float | None:
+        """When the oldest commit in flight started (None: none is)."""
+        return min(self._inflight.values()) if self._inflight else None
 
     @property
     def stalled(self) -> bool:
@@ -80,6 +93,7 @@ class GroupCommitWriter:
         return self._queued_rows
 
     def start(self) -> None:
+        self.commits.start()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
 
     async def write(self, rows: list[dict[str, Any]]) -> None:
@@ -113,13 +127,13 @@ class GroupCommitWriter:
 
     async def _insert(self, batch: list[_Pending]) -> None:
         rows = [row for item in batch for row in item.rows]
-        loop = asyncio.get_running_loop()
-        self._inflight_since = time.monotonic()
+        token = object()
+        self._inflight[token] = time.monotonic()
         start = time.perf_counter()
         try:
-            await loop.run_in_executor(self._executor, self.store.insert_predictions, rows)
+            await self.commits.insert(rows)
         finally:
-            self._inflight_since = None
+            del self._inflight[token]
         if self._on_commit is not None:
             self._on_commit(len(rows), time.perf_counter() - start)
 
@@ -141,18 +155,27 @@ class GroupCommitWriter:
         _settle(batch, None)
 
     async def _run(self) -> None:
+        # ``pipeline`` commits in flight at once: the next batch is already with the
+        # committer when the current one finishes, instead of waiting for the loop to
+        # hear of it; the committer still runs them one after the other.
+        slots = asyncio.Semaphore(self.pipeline)
         while True:
-            batch = self._take(await self._queue.get())
-            if batch:
-                await self._commit(batch)
+            first = await self._queue.get()
+            await slots.acquire()
             if self._orphans:
                 await self._delete_orphans()
+            batch = self._take(first)  # taken late: it holds all that queued meanwhile
+            if not batch:
+                slots.release()
+                continue
+            task = asyncio.get_running_loop().create_task(self._commit(batch))
+            self._commits_running.add(task)
+            task.add_done_callback(lambda t: (self._commits_running.discard(t), slots.release()))
 
     async def _delete_orphans(self) -> None:
         ids, self._orphans = self._orphans, []
-        loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._executor, self.store.delete_predictions, ids)
+            await self.commits.delete(ids)
         except BackendError as exc:
             self._orphans = ids + self._orphans  # again after the next commit
             log.warning("could not yet remove %d rows whose requests got 503: %s", len(ids), exc)
@@ -162,13 +185,14 @@ class GroupCommitWriter:
     async def close(self) -> None:
         """Finish what is queued (within the deadline), then stop."""
         end = time.monotonic() + self.deadline
-        while (not self._queue.empty() or self._inflight_since) and time.monotonic() < end:
+        while (not self._queue.empty() or self._inflight) and time.monotonic() < end:
             await asyncio.sleep(0.01)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for task in [self._task, *self._commits_running]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.commits.close()
 
 
 def _expire(pending: _Pending, deadline: float) -> None:

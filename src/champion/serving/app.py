@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse
 from champion.errors import BackendError
 from champion.notify import Notifier
 from champion.predictionlog import EventStore, GroupCommitWriter
+from champion.predictionlog.commits import Commits, ProcessCommits
 from champion.redact import redact_logs
 from champion.serving.batching import MicroBatcher
 from champion.serving.loading import ModelSlots
@@ -41,6 +42,7 @@ from champion.serving.scoring import serve
 from champion.serving.state import ServingState
 from champion.settings import Settings, load_settings
 from champion.tracking.registry import ModelRegistry
+from champion.types import LogWriter
 
 log = logging.getLogger("champion.serving")
 
@@ -58,6 +60,7 @@ async def _start(state: ServingState) -> None:
         log.error("prediction log unavailable at start-up: %s", exc)
     state.writer = GroupCommitWriter(
         state.store,
+        commits=_commits(state),
         deadline=state.settings.serving.log_deadline,
         max_queue=state.settings.serving.log_max_queue,
         on_commit=lambda rows, seconds: (
@@ -82,6 +85,16 @@ async def _start(state: ServingState) -> None:
     # Models loaded later are frozen after each swap.
     gc.freeze()
     state.tasks.append(asyncio.create_task(poll(state), name="poll"))
+
+
+def _commits(state: ServingState) -> Commits | None:
+    """The child process that commits the rows (None: a thread of this process)."""
+    if state.settings.serving.log_writer is LogWriter.THREAD:
+        return None
+    store = state.store
+    return ProcessCommits(
+        store.url, model_name=store.model_name, statement_timeout=store.statement_timeout
+    )
 
 
 async def _stop(state: ServingState) -> None:

@@ -1,0 +1,235 @@
+"""Where the group-commit writer's transactions run: a thread, or a child process.
+
+The API's event loop is busy under load and holds the GIL most of the time. A commit run
+on a thread of the same process needs the GIL back at every step (waking up, binding the
+rows, after the database call, handing the result back), and each time waits for the
+loop to let go of it: a commit the database finishes in under half a millisecond takes
+two (docs/benchmarks.md). :class:`ProcessCommits` runs them in a child process of the
+API's own, with its own interpreter; the loop only writes the rows to a socket and reads
+one short answer, and never waits for the child.
+
+The child is ``python -m champion.predictionlog.commit_child FD``: it reads the log's URL from
+the socket (never from its command line, where ``ps`` would show a password), then
+answers one request at a time. It ignores SIGINT and SIGTERM, which a terminal or a
+service manager sends to the whole group, and exits when the API closes the socket, so
+a commit in flight is finished and answered first. If the child dies, the commit in
+flight fails with :class:`~champion.errors.BackendError` (its requests are answered
+503), a new child is started for the next commit, and the rows of the lost commit are
+deleted first, since it cannot be known whether the dead child committed them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
+from typing import Any, Protocol
+
+from champion.errors import BackendError, RowRejectedError
+from champion.predictionlog.store import EventStore
+
+HEADER = struct.Struct("!I")  # the length of the pickled message that follows
+
+
+class Op(StrEnum):
+    """What the writer asks of the child."""
+
+    INSERT = "insert"
+    DELETE = "delete"
+
+
+class Outcome(StrEnum):
+    """How the child answers."""
+
+    DONE = "done"
+    REJECTED = "rejected"  # RowRejectedError: a row's value was refused
+    FAILED = "failed"  # BackendError: the database failed
+
+
+class Commits(Protocol):
+    """The writer's transactions, run off the event loop."""
+
+    def start(self) -> None: ...
+
+    async def insert(self, rows: list[dict[str, Any]]) -> None: ...
+
+    async def delete(self, request_ids: Sequence[str]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class ThreadCommits:
+    """On one dedicated thread of this process, through ``store``."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="champion-log")
+
+    def start(self) -> None:
+        pass
+
+    async def insert(self, rows: list[dict[str, Any]]) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.store.insert_predictions, rows)
+
+    async def delete(self, request_ids: Sequence[str]) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.store.delete_predictions, request_ids)
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class _Child:
+    """One running child and the API's end of its socket.
+
+    Calls may overlap: each message is written at once and its answer, which the child
+    sends in the same order, resolves the oldest waiting call.
+    """
+
+    def __init__(self, config: tuple[str, str, float | None]) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "champion.predictionlog.commit_child", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        ours.sendall(frame(config))
+        self.socket = ours
+        self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self._waiting: collections.deque[asyncio.Future[tuple[Outcome, str]]] = collections.deque()
+
+    async def call(self, message: tuple[Op, Any]) -> tuple[Outcome, str]:
+        if self._writer is None:
+            reader, self._writer = await asyncio.open_connection(sock=self.socket)
+            self._reading = asyncio.get_running_loop().create_task(self._read(reader))
+        if self._reading is not None and self._reading.done():
+            raise _Lost
+        answer = asyncio.get_running_loop().create_future()
+        self._waiting.append(answer)
+        self._writer.write(frame(message))
+        return await answer  # cancelled: its answer is read and dropped all the same
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                (size,) = HEADER.unpack(await reader.readexactly(HEADER.size))
+                outcome, detail = pickle.loads(await reader.readexactly(size))
+                answer = self._waiting.popleft()
+                if not answer.done():
+                    answer.set_result((Outcome(outcome), detail))
+        except (OSError, EOFError, asyncio.IncompleteReadError):
+            pass
+        while self._waiting:  # the child is gone: nothing else will be answered
+            answer = self._waiting.popleft()
+            if not answer.done():
+                answer.set_exception(_Lost())
+
+    def close(self) -> None:
+        """Close the socket: the child finishes what it was doing, then exits."""
+        if self._writer is not None:
+            self._writer.close()
+        self.socket.close()
+
+    def stop(self, wait: float) -> None:
+        self.close()
+        try:
+            self.process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class ProcessCommits:
+    """In a child process that opens its own connection to the log (see the module).
+
+    One call at a time: the writer awaits each commit before the next.
+    """
+
+    def __init__(
+        self, url: str, *, model_name: str, statement_timeout: float | None = None
+    ) -> None:
+        self._config = (url, model_name, statement_timeout)
+        self._child: _Child | None = None
+        self._unsure: list[str] = []  # rows of a commit whose child died during it
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None before the first start and after a loss)."""
+        return None if self._child is None else self._child.process.pid
+
+    def start(self) -> None:
+        if self._child is None:
+            try:
+                self._child = _Child(self._config)
+            except OSError as exc:
+                raise BackendError(f"cannot start the log writer process: {exc}") from exc
+
+    async def insert(self, rows: list[dict[str, Any]]) -> None:
+        if self._unsure:
+            await self.delete([])
+        try:
+            await self._call(Op.INSERT, rows)
+        except _Lost:
+            self._unsure += [row["request_id"] for row in rows]
+            raise BackendError("the log writer process exited during a commit") from None
+
+    async def delete(self, request_ids: Sequence[str]) -> None:
+        ids = [*self._unsure, *request_ids]
+        try:
+            await self._call(Op.DELETE, ids)
+        except _Lost:
+            raise BackendError("the log writer process exited during a delete") from None
+        self._unsure = []
+
+    async def _call(self, op: Op, payload: Any) -> None:
+        self.start()
+        child = self._child
+        assert child is not None
+        try:
+            outcome, detail = await child.call((op, payload))
+        except (_Lost, OSError) as exc:
+            if self._child is child:
+                self._lose(child)
+            raise _Lost from exc
+        if outcome is Outcome.REJECTED:
+            raise RowRejectedError(detail)
+        if outcome is Outcome.FAILED:
+            raise BackendError(detail)
+
+    def _lose(self, child: _Child) -> None:
+        child.close()
+        with contextlib.suppress(OSError):
+            child.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(timeout=1.0)
+        self._child = None
+
+    async def close(self) -> None:
+        if self._child is not None:
+            child, self._child = self._child, None
+            await asyncio.to_thread(child.stop, 5.0)
+
+
+class _Lost(Exception):
+    """The child died or its socket broke before it answered."""
+
+
+def frame(message: Any) -> bytes:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(body)) + body
