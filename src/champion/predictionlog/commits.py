@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import os
 import pickle
 import socket
 import struct
@@ -35,6 +36,7 @@ from typing import Any, Protocol
 
 from champion.errors import BackendError, RowRejectedError
 from champion.predictionlog.store import EventStore
+from champion.types import LogWriter
 
 HEADER = struct.Struct("!I")  # the length of the pickled message that follows
 
@@ -57,6 +59,11 @@ class Outcome(StrEnum):
 class Commits(Protocol):
     """The writer's transactions, run off the event loop."""
 
+    runs_in: LogWriter
+
+    @property
+    def pid(self) -> int | None: ...
+
     def start(self) -> None: ...
 
     async def insert(self, rows: list[dict[str, Any]]) -> None: ...
@@ -69,9 +76,15 @@ class Commits(Protocol):
 class ThreadCommits:
     """On one dedicated thread of this process, through ``store``."""
 
+    runs_in = LogWriter.THREAD
+
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="champion-log")
+
+    @property
+    def pid(self) -> int:
+        return os.getpid()
 
     def start(self) -> None:
         pass
@@ -158,8 +171,11 @@ class _Child:
 class ProcessCommits:
     """In a child process that opens its own connection to the log (see the module).
 
-    One call at a time: the writer awaits each commit before the next.
+    Calls may overlap (the writer keeps two commits in flight); the child runs them in
+    the order they were made.
     """
+
+    runs_in = LogWriter.PROCESS
 
     def __init__(
         self, url: str, *, model_name: str, statement_timeout: float | None = None

@@ -92,6 +92,15 @@ class GroupCommitWriter:
     def queued_rows(self) -> int:
         return self._queued_rows
 
+    def describe(self) -> dict[str, Any]:
+        """Where the commits run and what is waiting (for ``/health``)."""
+        return {
+            "runs_in": self.commits.runs_in.value,
+            "pid": self.commits.pid,
+            "queued_rows": self._queued_rows,
+            "commits_in_flight": len(self._inflight),
+        }
+
     def start(self) -> None:
         self.commits.start()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")

@@ -39,6 +39,7 @@ async def health(state: State) -> dict[str, Any]:
         "champion": champion.version if champion else None,
         "challenger": challenger.version if challenger else None,
         "worker": os.getpid(),
+        "log_writer": state.writer.describe() if state.writer is not None else None,
     }
 
 

@@ -1,0 +1,156 @@
+"""The group commits run in a child process of the API (``ProcessCommits``): the rows
+land, a bad row fails alone, a child that dies mid-commit fails only that commit (its
+rows are removed in case it had committed them), and the child outlives no API."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from champion.errors import BackendError, RowRejectedError
+from champion.predictionlog import EventStore, GroupCommitWriter, sqlite_url
+from champion.predictionlog.commits import ProcessCommits
+from champion.predictionlog.schema import predictions
+
+from log_helpers import plain_row
+from servers import exited
+
+
+@pytest.fixture
+def store(tmp_path) -> Iterator[EventStore]:
+    s = EventStore(sqlite_url(tmp_path / "events.db"))
+    s.migrate()
+    yield s
+    s.dispose()
+
+
+def _ids(store: EventStore) -> set[str]:
+    with store.engine.connect() as conn:
+        return set(conn.execute(select(predictions.c.request_id)).scalars())
+
+
+def _commits(store: EventStore) -> ProcessCommits:
+    return ProcessCommits(store.url, model_name=store.model_name, statement_timeout=5.0)
+
+
+def test_concurrent_requests_share_commits_in_the_child_and_a_bad_row_fails_alone(
+    store,
+) -> None:
+    """200 requests at once land in shared commits; then 100 more, three of which reuse
+    a committed request id (the database refuses them): only those three fail."""
+    taken = plain_row(store, "e", user_id="first")
+    store.insert_predictions([taken])
+    shared = [[plain_row(store, "e", user_id=f"s{i}")] for i in range(200)]
+    good = [[plain_row(store, "e", user_id=f"u{i}")] for i in range(97)]
+    bad = [[{**plain_row(store, "e", user_id="dup"), "request_id": taken["request_id"]}]] * 3
+    mixed = good[:30] + bad[:1] + good[30:60] + bad[1:] + good[60:]
+    commits: list[int] = []
+
+    async def run() -> tuple[list[BaseException | None], list[BaseException | None]]:
+        writer = GroupCommitWriter(
+            store, commits=_commits(store), on_commit=lambda rows, _s: commits.append(rows)
+        )
+        writer.start()
+        assert writer.describe()["runs_in"] == "process"
+        assert writer.describe()["pid"] != os.getpid()
+        try:
+            first = await asyncio.gather(*(writer.write(r) for r in shared), return_exceptions=True)
+            assert 1 <= len(commits) < 20 and sum(commits) == 200  # shared, not one each
+            then = await asyncio.gather(*(writer.write(r) for r in mixed), return_exceptions=True)
+            return first, then
+        finally:
+            await writer.close()
+
+    first, then = asyncio.run(run())
+    assert first == [None] * 200
+    failed = [r for r in then if r is not None]
+    assert len(failed) == 3 and all(isinstance(r, RowRejectedError) for r in failed), failed
+    assert "UNIQUE" in str(failed[0])
+    expected = {taken["request_id"]} | {r[0]["request_id"] for r in shared + good}
+    assert _ids(store) == expected
+
+
+def test_a_child_killed_mid_commit_fails_that_commit_only_and_its_rows_never_stay(
+    store, tmp_path
+) -> None:
+    """The child waits for another writer's turn at the log (a file lock held here) and
+    is killed: that request fails with a BackendError, a new child takes the next one,
+    and rows the dead child might have committed are deleted before it."""
+    lost = [plain_row(store, "e", user_id="lost")]
+    after = [plain_row(store, "e", user_id="after")]
+
+    async def run() -> tuple[BaseException | None, int, int]:
+        writer = GroupCommitWriter(store, commits=_commits(store), deadline=30)
+        writer.start()
+        first = writer.describe()["pid"]
+        fd = os.open(tmp_path / "events.db-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another worker is committing
+        pending = asyncio.ensure_future(writer.write(lost))
+        while writer.describe()["commits_in_flight"] == 0:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # the child is blocked on the lock
+        os.kill(first, signal.SIGKILL)
+        outcome = (await asyncio.gather(pending, return_exceptions=True))[0]
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        store.insert_predictions(lost)  # as if the dead child had committed it
+        await writer.write(after)
+        second = writer.describe()["pid"]
+        await writer.close()
+        return outcome, first, second
+
+    outcome, first, second = asyncio.run(run())
+    assert isinstance(outcome, BackendError) and "exited" in str(outcome), outcome
+    assert second != first
+    assert _ids(store) == {after[0]["request_id"]}  # the lost row is gone, the next landed
+
+
+def test_the_child_ignores_the_terminals_signals_and_exits_with_its_api(store) -> None:
+    """A Ctrl-C reaches every process of the group: the child lives on until the API
+    closes it, so the commits of a shutting-down API are still made and answered."""
+
+    async def run() -> int:
+        writer = GroupCommitWriter(store, commits=_commits(store))
+        writer.start()
+        pid = writer.describe()["pid"]
+        await writer.write([plain_row(store, "e", user_id="before")])
+        os.kill(pid, signal.SIGINT)
+        os.kill(pid, signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        await writer.write([plain_row(store, "e", user_id="after the signals")])
+        assert writer.describe()["pid"] == pid  # the same child answered
+        await writer.close()
+        return pid
+
+    pid = asyncio.run(run())
+    assert exited(pid, within=5), "the child outlived its writer"
+    assert len(_ids(store)) == 2
+
+
+def test_the_child_reads_the_url_from_its_socket_not_its_command_line(tmp_path) -> None:
+    """``ps`` shows a process's arguments to every user: a password in the log's URL
+    must not be among them."""
+    url = sqlite_url(tmp_path / "secret-name-s3cr3t.db")
+    EventStore(url).migrate()
+    commits = ProcessCommits(url, model_name="m", statement_timeout=5.0)
+    commits.start()
+    try:
+        assert commits.pid is not None
+        end = time.monotonic() + 5
+        while True:  # empty for a moment around the exec
+            with open(f"/proc/{commits.pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            if argv != [b""] or time.monotonic() > end:
+                break
+            time.sleep(0.01)
+        assert b"champion.predictionlog.commit_child" in argv
+        assert not any(b"s3cr3t" in a for a in argv), argv
+    finally:
+        asyncio.run(commits.close())
