@@ -55,14 +55,19 @@ def test_concurrent_requests_share_commits_in_the_child_and_a_bad_row_fails_alon
 
     async def run() -> tuple[list[BaseException | None], list[BaseException | None]]:
         writer = GroupCommitWriter(
-            store, commits=_commits(store), on_commit=lambda rows, _s: commits.append(rows)
+            store,
+            commits=_commits(store),
+            max_batch=50,  # four commits: the first two overlap
+            on_commit=lambda rows, _s: commits.append(rows),
         )
         writer.start()
         assert writer.describe()["runs_in"] == "process"
-        assert writer.describe()["pid"] != os.getpid()
+        child = writer.describe()["pid"]
+        assert child != os.getpid()
         try:
             first = await asyncio.gather(*(writer.write(r) for r in shared), return_exceptions=True)
-            assert 1 <= len(commits) < 20 and sum(commits) == 200  # shared, not one each
+            assert 4 <= len(commits) < 20 and sum(commits) == 200  # shared, not one each
+            assert writer.describe()["pid"] == child  # the first commits overlap: one child
             then = await asyncio.gather(*(writer.write(r) for r in mixed), return_exceptions=True)
             return first, then
         finally:

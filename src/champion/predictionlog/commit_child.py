@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from champion.errors import BackendError, RowRejectedError
-from champion.predictionlog.commits import HEADER, Op, Outcome, frame
+from champion.predictionlog.commits import HEADER, Op, Outcome, frame, received
 from champion.predictionlog.store import EventStore
 
 
@@ -42,7 +42,7 @@ def _read(sock: socket.socket, size: int) -> bytes | None:
 def _answer(store: EventStore, op: str, payload: Any) -> tuple[str, str]:
     try:
         if op == Op.INSERT:
-            store.insert_predictions(payload)
+            store.insert_predictions(received(payload))
         elif op == Op.DELETE:
             store.delete_predictions(payload)
         else:

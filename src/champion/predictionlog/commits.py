@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import os
 import pickle
 import socket
@@ -31,6 +32,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -38,6 +40,7 @@ from champion.errors import BackendError, RowRejectedError
 from champion.predictionlog.store import EventStore
 from champion.types import LogWriter
 
+log = logging.getLogger("champion.predictionlog")
 HEADER = struct.Struct("!I")  # the length of the pickled message that follows
 
 
@@ -123,20 +126,26 @@ class _Child:
             theirs.close()
         ours.sendall(frame(config))
         self.socket = ours
+        self._opened: asyncio.Future[asyncio.StreamWriter] | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task[None] | None = None
         self._waiting: collections.deque[asyncio.Future[tuple[Outcome, str]]] = collections.deque()
 
     async def call(self, message: tuple[Op, Any]) -> tuple[Outcome, str]:
-        if self._writer is None:
-            reader, self._writer = await asyncio.open_connection(sock=self.socket)
-            self._reading = asyncio.get_running_loop().create_task(self._read(reader))
+        if self._opened is None:  # once, however many calls come first
+            self._opened = asyncio.ensure_future(self._open())
+        writer = await asyncio.shield(self._opened)
         if self._reading is not None and self._reading.done():
             raise _Lost
         answer = asyncio.get_running_loop().create_future()
         self._waiting.append(answer)
-        self._writer.write(frame(message))
+        writer.write(frame(message))
         return await answer  # cancelled: its answer is read and dropped all the same
+
+    async def _open(self) -> asyncio.StreamWriter:
+        reader, self._writer = await asyncio.open_connection(sock=self.socket)
+        self._reading = asyncio.get_running_loop().create_task(self._read(reader))
+        return self._writer
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -147,7 +156,9 @@ class _Child:
                 if not answer.done():
                     answer.set_result((Outcome(outcome), detail))
         except (OSError, EOFError, asyncio.IncompleteReadError):
-            pass
+            pass  # the child exited, or its socket was closed
+        except Exception:  # an answer that cannot be read: the stream is out of step
+            log.exception("unreadable answer from the log writer process")
         while self._waiting:  # the child is gone: nothing else will be answered
             answer = self._waiting.popleft()
             if not answer.done():
@@ -200,7 +211,7 @@ class ProcessCommits:
         if self._unsure:
             await self.delete([])
         try:
-            await self._call(Op.INSERT, rows)
+            await self._call(Op.INSERT, [_sendable(row) for row in rows])
         except _Lost:
             self._unsure += [row["request_id"] for row in rows]
             raise BackendError("the log writer process exited during a commit") from None
@@ -244,6 +255,23 @@ class ProcessCommits:
 
 class _Lost(Exception):
     """The child died or its socket broke before it answered."""
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _sendable(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its time as integer microseconds since the epoch (exact): pickling
+    an aware datetime costs a call into Python for each one, most of a row's cost."""
+    return row | {"created_at": (row["created_at"] - EPOCH) // _MICROSECOND}
+
+
+def received(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as the API made them (the child's side of :func:`_sendable`)."""
+    for row in rows:
+        row["created_at"] = EPOCH + row["created_at"] * _MICROSECOND
+    return rows
 
 
 def frame(message: Any) -> bytes:

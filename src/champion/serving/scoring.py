@@ -210,7 +210,7 @@ def log_rows(
                 "experiment_id": config.experiment_id,
                 "phase": config.phase,
                 "user_id": p.user_id,
-                "variant": p.variant,
+                "variant": p.variant.value,  # a plain str: cheaper to send to the writer
                 "model_name": by.name,
                 "model_version": by.version,
                 "features": to_json(p.features),
