@@ -9,7 +9,8 @@ scikit-learn runtime (V2 inference protocol, pandas content type, ``parallel_wor
 — its worker pool does not start with the current uvloop); BentoML 1.4 (a service that
 unpickles the same file, one worker); champion (`champion serve`, A/B on — hash split
 50/50, both models scoring every request — and every prediction committed to the
-SQLite log before the response), with one worker and with ``--workers 2``; and a
+SQLite log before the response), with one worker, with ``--workers 2``, and with its
+commits on a thread (``CHAMPION_LOG_WRITER=thread``) instead of its writer process; and a
 FastAPI endpoint that parses the same JSON and returns a constant (the framework's
 ceiling). MLServer and BentoML get their own venvs under ``benchmarks/`` (installed on
 first use, with this venv's scikit-learn, pandas and numpy so the pickle loads the
@@ -231,6 +232,9 @@ def local_servers() -> list[Server]:
                lambda port: [*champion, str(port)], "/ready", champion=True),
         Server("champion, --workers 2", "/predict", body,
                lambda port: [*champion, str(port), "--workers", "2"], "/ready", champion=True),
+        Server("champion, commits on a thread", "/predict", body,
+               lambda port: [*champion, str(port)], "/ready", champion=True,
+               env={"CHAMPION_LOG_WRITER": "thread"}),
         Server(CONSTANT, "/predict", body, lambda port: [*constant, str(port)], "/docs"),
     ]  # fmt: skip
 

@@ -217,12 +217,14 @@ class ProcessCommits:
             raise BackendError("the log writer process exited during a commit") from None
 
     async def delete(self, request_ids: Sequence[str]) -> None:
-        ids = [*self._unsure, *request_ids]
+        unsure, self._unsure = self._unsure, []  # more may be lost while this runs
         try:
-            await self._call(Op.DELETE, ids)
-        except _Lost:
-            raise BackendError("the log writer process exited during a delete") from None
-        self._unsure = []
+            await self._call(Op.DELETE, [*unsure, *request_ids])
+        except BaseException as exc:
+            self._unsure = unsure + self._unsure
+            if isinstance(exc, _Lost):
+                raise BackendError("the log writer process exited during a delete") from None
+            raise
 
     async def _call(self, op: Op, payload: Any) -> None:
         self.start()
