@@ -159,3 +159,60 @@ def test_the_child_reads_the_url_from_its_socket_not_its_command_line(tmp_path) 
         assert not any(b"s3cr3t" in a for a in argv), argv
     finally:
         asyncio.run(commits.close())
+
+
+def test_a_child_that_died_idle_is_replaced_without_failing_a_request(store) -> None:
+    """Killed between commits (nothing in flight), the child costs no request: the next
+    commit notices, starts another child and lands."""
+
+    async def run() -> tuple[int, int]:
+        writer = GroupCommitWriter(store, commits=_commits(store))
+        writer.start()
+        first = writer.describe()["pid"]
+        await writer.write([plain_row(store, "e", user_id="before")])
+        os.kill(first, signal.SIGKILL)
+        assert exited(first, within=5)
+        await writer.write([plain_row(store, "e", user_id="after")])  # no BackendError
+        second = writer.describe()["pid"]
+        await writer.close()
+        return first, second
+
+    first, second = asyncio.run(run())
+    assert second != first
+    assert len(_ids(store)) == 2
+
+
+def test_rows_of_requests_answered_503_are_removed_even_with_no_traffic_after(
+    store, tmp_path
+) -> None:
+    """A commit held up past the deadline lands after its request got 503, and nothing
+    comes after it: the row is removed all the same, not at the next request."""
+    late = [plain_row(store, "e", user_id="late")]
+    landed: list[str] = []
+
+    async def run() -> BaseException | None:
+        writer = GroupCommitWriter(store, commits=_commits(store), deadline=0.5)
+        writer.start()
+        while True:  # the child takes longer than the deadline to start
+            warm = [plain_row(store, "e", user_id="warm")]
+            try:
+                await writer.write(warm)
+                break
+            except BackendError:
+                await asyncio.sleep(0.1)
+        landed.append(warm[0]["request_id"])
+        fd = os.open(tmp_path / "events.db-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # the commit waits past the deadline
+        outcome = (await asyncio.gather(writer.write(late), return_exceptions=True))[0]
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        end = time.monotonic() + 5
+        while _ids(store) != set(landed) or writer.describe()["commits_in_flight"]:
+            assert time.monotonic() < end, "the late row was not removed"
+            await asyncio.sleep(0.05)
+        await writer.close()
+        return outcome
+
+    outcome = asyncio.run(run())
+    assert isinstance(outcome, BackendError) and "within 0.5 s" in str(outcome), outcome
+    assert _ids(store) == set(landed)  # the late row and any warm-up 503s are gone

@@ -124,7 +124,12 @@ class _Child:
             raise
         finally:
             theirs.close()
-        ours.sendall(frame(config))
+        try:
+            ours.sendall(frame(config))
+        except BaseException:
+            ours.close()
+            self.process.kill()
+            raise
         self.socket = ours
         self._opened: asyncio.Future[asyncio.StreamWriter] | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -137,9 +142,10 @@ class _Child:
         writer = await asyncio.shield(self._opened)
         if self._reading is not None and self._reading.done():
             raise _Lost
+        data = frame(message)  # before the answer is awaited: a failure here leaves no gap
         answer = asyncio.get_running_loop().create_future()
         self._waiting.append(answer)
-        writer.write(frame(message))
+        writer.write(data)
         return await answer  # cancelled: its answer is read and dropped all the same
 
     async def _open(self) -> asyncio.StreamWriter:
@@ -164,14 +170,21 @@ class _Child:
             if not answer.done():
                 answer.set_exception(_Lost())
 
-    def close(self) -> None:
-        """Close the socket: the child finishes what it was doing, then exits."""
-        if self._writer is not None:
-            self._writer.close()
-        self.socket.close()
+    @property
+    def alive(self) -> bool:
+        """False once the child has exited or its answers can no longer be read."""
+        return self.process.poll() is None and not (self._reading and self._reading.done())
 
-    def stop(self, wait: float) -> None:
-        self.close()
+    def close(self) -> None:
+        """Close the socket (on the event loop's thread): the child finishes what it was
+        doing, then exits."""
+        if self._writer is not None:
+            self._writer.close()  # closes the socket once its buffer is written
+        else:
+            self.socket.close()
+
+    def reap(self, wait: float) -> None:
+        """Wait for the child to exit (blocking: run it on a thread), then kill it."""
         try:
             self.process.wait(timeout=wait)
         except subprocess.TimeoutExpired:
@@ -215,6 +228,9 @@ class ProcessCommits:
         except _Lost:
             self._unsure += [row["request_id"] for row in rows]
             raise BackendError("the log writer process exited during a commit") from None
+        except asyncio.CancelledError:  # sent, maybe committed: delete at close
+            self._unsure += [row["request_id"] for row in rows]
+            raise
 
     async def delete(self, request_ids: Sequence[str]) -> None:
         unsure, self._unsure = self._unsure, []  # more may be lost while this runs
@@ -227,6 +243,11 @@ class ProcessCommits:
             raise
 
     async def _call(self, op: Op, payload: Any) -> None:
+        if self._child is not None and not self._child.alive:
+            # died with nothing in flight: a new child takes this call, nothing is lost
+            log.warning("the log writer process exited (%s); starting another",
+                        self._child.process.poll())  # fmt: skip
+            self._lose(self._child)
         self.start()
         child = self._child
         assert child is not None
@@ -244,15 +265,18 @@ class ProcessCommits:
     def _lose(self, child: _Child) -> None:
         child.close()
         with contextlib.suppress(OSError):
-            child.process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.process.wait(timeout=1.0)
+            child.process.kill()  # reaped by subprocess once its Popen is gone
         self._child = None
 
     async def close(self) -> None:
+        """Delete the rows of commits cut short, then let the child finish and exit."""
+        if self._unsure and self._child is not None and self._child.alive:
+            with contextlib.suppress(BackendError, TimeoutError):
+                await asyncio.wait_for(self.delete([]), 5.0)
         if self._child is not None:
             child, self._child = self._child, None
-            await asyncio.to_thread(child.stop, 5.0)
+            child.close()
+            await asyncio.to_thread(child.reap, 5.0)
 
 
 class _Lost(Exception):

@@ -377,10 +377,12 @@ class EventStore(LogReads, DriftChecks, Notifications):
         request was already answered 503."""
         if not request_ids:
             return
+        ids = list(request_ids)
         with self._tx("remove rows") as conn:
-            ids = list(request_ids)
-            conn.execute(delete(feedback).where(feedback.c.request_id.in_(ids)))
-            conn.execute(delete(predictions).where(predictions.c.request_id.in_(ids)))
+            for start in range(0, len(ids), 500):  # within any database's parameter limit
+                chunk = ids[start : start + 500]
+                conn.execute(delete(feedback).where(feedback.c.request_id.in_(chunk)))
+                conn.execute(delete(predictions).where(predictions.c.request_id.in_(chunk)))
 
     @property
     def _insert_sql(self) -> str:

@@ -74,6 +74,8 @@ class GroupCommitWriter:
         self.pipeline = pipeline
         self._inflight: dict[object, float] = {}  # commit -> monotonic start
         self._commits_running: set[asyncio.Task[None]] = set()
+        self._tidying: asyncio.Task[None] | None = None  # an orphan delete running
+        self._holding = False  # the consumer holds a request between queue and commit
         self._orphans: list[str] = []  # committed after their request got a 503
         self._task: asyncio.Task[None] | None = None
 
@@ -102,7 +104,10 @@ class GroupCommitWriter:
         }
 
     def start(self) -> None:
-        self.commits.start()
+        try:
+            self.commits.start()
+        except BackendError as exc:  # the first commit tries again
+            log.error("log writer: %s", exc)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
 
     async def write(self, rows: list[dict[str, Any]]) -> None:
@@ -155,13 +160,16 @@ class GroupCommitWriter:
                 _settle(batch, exc)
                 return
             for item in batch:  # one at a time: only the bad request fails
-                await self._commit([item])
+                if not item.abandoned:  # answered 503 meanwhile: never insert it now
+                    await self._commit([item])
             return
         except Exception as exc:
             _settle(batch, exc)
             return
         self._orphans += [r["request_id"] for item in batch if item.abandoned for r in item.rows]
         _settle(batch, None)
+        if self._orphans and self._tidying is None:  # now, not when the next request comes
+            self._tidying = asyncio.get_running_loop().create_task(self._delete_orphans())
 
     async def _run(self) -> None:
         # ``pipeline`` commits in flight at once: the next batch is already with the
@@ -170,10 +178,12 @@ class GroupCommitWriter:
         slots = asyncio.Semaphore(self.pipeline)
         while True:
             first = await self._queue.get()
-            await slots.acquire()
-            if self._orphans:
-                await self._delete_orphans()
-            batch = self._take(first)  # taken late: it holds all that queued meanwhile
+            self._holding = True  # close() waits for it: ``first`` is out of the queue
+            try:
+                await slots.acquire()
+                batch = self._take(first)  # taken late: it holds all that queued meanwhile
+            finally:
+                self._holding = False
             if not batch:
                 slots.release()
                 continue
@@ -183,24 +193,36 @@ class GroupCommitWriter:
 
     async def _delete_orphans(self) -> None:
         ids, self._orphans = self._orphans, []
+        token = object()
+        self._inflight[token] = time.monotonic()  # a hung delete stalls the writer too
         try:
             await self.commits.delete(ids)
-        except BackendError as exc:
+        except BaseException as exc:
             self._orphans = ids + self._orphans  # again after the next commit
+            if not isinstance(exc, BackendError):
+                raise
             log.warning("could not yet remove %d rows whose requests got 503: %s", len(ids), exc)
         else:
             log.warning("removed %d rows committed after their requests got 503", len(ids))
+        finally:
+            del self._inflight[token]
+            self._tidying = None
 
     async def close(self) -> None:
         """Finish what is queued (within the deadline), then stop."""
         end = time.monotonic() + self.deadline
-        while (not self._queue.empty() or self._inflight) and time.monotonic() < end:
+        while time.monotonic() < end and (
+            not self._queue.empty() or self._inflight or self._holding or self._tidying
+        ):
             await asyncio.sleep(0.01)
-        for task in [self._task, *self._commits_running]:
+        for task in [self._task, *self._commits_running, self._tidying]:
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self._orphans:  # one last try, so a shutdown keeps no row of a 503
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._delete_orphans(), self.deadline)
         await self.commits.close()
 
 
