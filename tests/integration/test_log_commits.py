@@ -172,6 +172,7 @@ def test_a_child_that_died_idle_is_replaced_without_failing_a_request(store) -> 
         await writer.write([plain_row(store, "e", user_id="before")])
         os.kill(first, signal.SIGKILL)
         assert exited(first, within=5)
+        await asyncio.sleep(0.2)  # the loop reads the socket's end: the death is known
         await writer.write([plain_row(store, "e", user_id="after")])  # no BackendError
         second = writer.describe()["pid"]
         await writer.close()

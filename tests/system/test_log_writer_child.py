@@ -95,3 +95,49 @@ def test_a_ctrl_c_stops_the_api_and_its_child_cleanly(model_home, rows, tmp_path
         assert exited(child, within=10)
         log = api.log_path.read_text()
     assert "Traceback" not in log and "KeyboardInterrupt" not in log, log[-3000:]
+
+
+def _writers(url: str, tries: int = 40) -> dict[int, int]:
+    """worker pid -> its log writer's pid, asking until both workers have answered."""
+    seen: dict[int, int] = {}
+    for _ in range(tries):  # a new connection each time: either worker may take it
+        health = httpx.get(f"{url}/health", headers={"Connection": "close"}, timeout=10).json()
+        seen[health["worker"]] = health["log_writer"]["pid"]
+        if len(seen) == 2:
+            break
+    return seen
+
+
+def test_two_workers_share_one_writer_and_each_falls_back_when_it_dies(
+    model_home, rows, tmp_path
+) -> None:
+    db = tmp_path / "events.db"
+    with api_server(_env(model_home, db), tmp_path, workers=2) as api:
+        set_config(api.url, mode="hash", split_b=0.5, experiment_id="shared")
+        shared = _writers(api.url)
+        assert len(shared) == 2 and len(set(shared.values())) == 1, shared
+        answers: list[tuple[int, str | None, str]] = []
+        stop = threading.Event()
+        clients = [
+            threading.Thread(target=_load, args=(api.url, rows, stop, answers)) for _ in range(8)
+        ]
+        for c in clients:
+            c.start()
+        time.sleep(1.0)
+        os.kill(next(iter(shared.values())), signal.SIGKILL)
+        time.sleep(5.0)  # each worker starts a child of its own
+        stop.set()
+        for c in clients:
+            c.join()
+        after = _writers(api.url)
+        log = api.log_path.read_text()
+    assert {status for status, _, _ in answers} <= {200, 503}
+    assert len(after) == 2 and len(set(after.values())) == 2, after  # one each now
+    assert not set(after.values()) & set(shared.values())
+    store = EventStore(sqlite_url(db))
+    with store.engine.connect() as conn:
+        logged = set(conn.execute(text("SELECT request_id FROM predictions")).scalars())
+    store.dispose()
+    assert logged == {rid for status, rid, _ in answers if status == 200}
+    assert sum(status == 200 for status, _, _ in answers) > 200
+    assert "Traceback" not in log, log[-3000:]

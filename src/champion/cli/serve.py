@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -13,8 +14,10 @@ import uvicorn
 from champion.cli.app import app
 from champion.cli.common import console
 from champion.errors import InvalidInputError
+from champion.predictionlog.commits import SHARED_ENV, shared_writer
 from champion.serving.prometheus import MULTIPROC_ENV
 from champion.settings import Settings, load_settings
+from champion.types import LogWriter
 
 Opt = typer.Option
 
@@ -41,7 +44,18 @@ def serve(
         shared = tempfile.mkdtemp(prefix="champion-metrics-")
         os.environ[MULTIPROC_ENV] = shared
     try:
-        _run(settings, host, port, workers, log_level)
+        with contextlib.ExitStack() as stack:
+            if workers > 1 and settings.serving.log_writer is LogWriter.PROCESS:
+                # one commit process for all the workers, so their rows share commits
+                os.environ[SHARED_ENV] = stack.enter_context(
+                    shared_writer(
+                        settings.events_url,
+                        model_name=settings.model_name,
+                        statement_timeout=settings.serving.log_deadline,
+                    )
+                )
+                stack.callback(os.environ.pop, SHARED_ENV, None)
+            _run(settings, host, port, workers, log_level)
     finally:
         if shared is not None:
             shutil.rmtree(shared, ignore_errors=True)

@@ -26,11 +26,13 @@ import contextlib
 import logging
 import os
 import pickle
+import shutil
 import socket
 import struct
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -105,18 +107,32 @@ class ThreadCommits:
 
 
 class _Child:
-    """One running child and the API's end of its socket.
+    """The API's connection to a child: one it started (``spawn``), or the one the
+    workers share (``connect``).
 
     Calls may overlap: each message is written at once and its answer, which the child
     sends in the same order, resolves the oldest waiting call.
     """
 
-    def __init__(self, config: tuple[str, str, float | None]) -> None:
+    def __init__(self, sock: socket.socket, process: subprocess.Popen[bytes] | None, pid: int):
+        self.socket = sock
+        self.process = process  # None: not ours to reap
+        self.pid = pid
+        self._opened: asyncio.Future[asyncio.StreamWriter] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self._waiting: collections.deque[asyncio.Future[tuple[Outcome, str]]] = collections.deque()
+
+    @classmethod
+    def spawn(cls, config: tuple[str, str, float | None], listener: int | None = None) -> _Child:
+        """Start a child that commits for this socket (and, with ``listener``, for every
+        connection made to that listening socket)."""
         ours, theirs = socket.socketpair()
+        fds = (theirs.fileno(),) if listener is None else (theirs.fileno(), listener)
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "champion.predictionlog.commit_child", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
+            process = subprocess.Popen(
+                [sys.executable, "-m", "champion.predictionlog.commit_child", *map(str, fds)],
+                pass_fds=fds,
                 stdin=subprocess.DEVNULL,
             )
         except BaseException:
@@ -128,13 +144,21 @@ class _Child:
             ours.sendall(frame(config))
         except BaseException:
             ours.close()
-            self.process.kill()
+            process.kill()
             raise
-        self.socket = ours
-        self._opened: asyncio.Future[asyncio.StreamWriter] | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._reading: asyncio.Task[None] | None = None
-        self._waiting: collections.deque[asyncio.Future[tuple[Outcome, str]]] = collections.deque()
+        return cls(ours, process, process.pid)
+
+    @classmethod
+    def connect(cls, shared: str) -> _Child:
+        """Connect to the child the workers share (``PID:PATH`` of its socket)."""
+        pid, _, path = shared.partition(":")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock, None, int(pid))
 
     async def call(self, message: tuple[Op, Any]) -> tuple[Outcome, str]:
         if self._opened is None:  # once, however many calls come first
@@ -173,7 +197,9 @@ class _Child:
     @property
     def alive(self) -> bool:
         """False once the child has exited or its answers can no longer be read."""
-        return self.process.poll() is None and not (self._reading and self._reading.done())
+        if self.process is not None and self.process.poll() is not None:
+            return False
+        return not (self._reading and self._reading.done())
 
     def close(self) -> None:
         """Close the socket (on the event loop's thread): the child finishes what it was
@@ -185,6 +211,8 @@ class _Child:
 
     def reap(self, wait: float) -> None:
         """Wait for the child to exit (blocking: run it on a thread), then kill it."""
+        if self.process is None:
+            return
         try:
             self.process.wait(timeout=wait)
         except subprocess.TimeoutExpired:
@@ -202,23 +230,39 @@ class ProcessCommits:
     runs_in = LogWriter.PROCESS
 
     def __init__(
-        self, url: str, *, model_name: str, statement_timeout: float | None = None
+        self,
+        url: str,
+        *,
+        model_name: str,
+        statement_timeout: float | None = None,
+        shared: str | None = None,
     ) -> None:
+        """``shared``: ``PID:PATH`` of the child the workers share (see
+        :func:`shared_writer`); None, or unreachable: a child of this worker's own."""
         self._config = (url, model_name, statement_timeout)
+        self._shared = shared  # the socket of the child the workers share, if any
         self._child: _Child | None = None
         self._unsure: list[str] = []  # rows of a commit whose child died during it
 
     @property
     def pid(self) -> int | None:
         """The child's process id (None before the first start and after a loss)."""
-        return None if self._child is None else self._child.process.pid
+        return None if self._child is None else self._child.pid
 
     def start(self) -> None:
-        if self._child is None:
+        if self._child is not None:
+            return
+        if self._shared is not None:
             try:
-                self._child = _Child(self._config)
-            except OSError as exc:
-                raise BackendError(f"cannot start the log writer process: {exc}") from exc
+                self._child = _Child.connect(self._shared)
+                return
+            except OSError as exc:  # gone: this worker commits through a child of its own
+                log.warning("no shared log writer at %s (%s): starting one", self._shared, exc)
+                self._shared = None
+        try:
+            self._child = _Child.spawn(self._config)
+        except OSError as exc:
+            raise BackendError(f"cannot start the log writer process: {exc}") from exc
 
     async def insert(self, rows: list[dict[str, Any]]) -> None:
         if self._unsure:
@@ -245,8 +289,7 @@ class ProcessCommits:
     async def _call(self, op: Op, payload: Any) -> None:
         if self._child is not None and not self._child.alive:
             # died with nothing in flight: a new child takes this call, nothing is lost
-            log.warning("the log writer process exited (%s); starting another",
-                        self._child.process.poll())  # fmt: skip
+            log.warning("the log writer process %d is gone; starting another", self._child.pid)
             self._lose(self._child)
         self.start()
         child = self._child
@@ -264,8 +307,9 @@ class ProcessCommits:
 
     def _lose(self, child: _Child) -> None:
         child.close()
-        with contextlib.suppress(OSError):
-            child.process.kill()  # reaped by subprocess once its Popen is gone
+        if child.process is not None:
+            with contextlib.suppress(OSError):
+                child.process.kill()  # reaped by subprocess once its Popen is gone
         self._child = None
 
     async def close(self) -> None:
@@ -277,6 +321,39 @@ class ProcessCommits:
             child, self._child = self._child, None
             child.close()
             await asyncio.to_thread(child.reap, 5.0)
+
+
+#: how ``champion serve --workers N`` tells its workers where the shared child listens
+SHARED_ENV = "CHAMPION_LOG_WRITER_SOCKET"
+
+
+@contextlib.contextmanager
+def shared_writer(
+    url: str, *, model_name: str, statement_timeout: float | None = None
+) -> Iterator[str]:
+    """One child committing for all the workers of one server; yields ``PID:PATH`` of it
+    and its socket (in a directory only this user can enter), for :data:`SHARED_ENV`.
+
+    Each worker's requests would otherwise be committed by a child of its own: twice the
+    commits, each half the size, taking turns at the one SQLite write lock. The shared
+    child makes the requests that arrive together from any worker one transaction. A
+    worker that cannot reach it (the child died) starts a child of its own.
+    """
+    folder = tempfile.mkdtemp(prefix="champion-log-")
+    path = os.path.join(folder, "commits.sock")
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(path)
+            listener.listen(128)
+            # only the child keeps it open: once the child is gone, connecting fails at once
+            child = _Child.spawn((url, model_name, statement_timeout), listener.fileno())
+        try:
+            yield f"{child.pid}:{path}"
+        finally:
+            child.socket.close()  # the child exits when this closes
+            child.reap(5.0)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class _Lost(Exception):
@@ -295,9 +372,7 @@ def _sendable(row: dict[str, Any]) -> dict[str, Any]:
 
 def received(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows as the API made them (the child's side of :func:`_sendable`)."""
-    for row in rows:
-        row["created_at"] = EPOCH + row["created_at"] * _MICROSECOND
-    return rows
+    return [row | {"created_at": EPOCH + row["created_at"] * _MICROSECOND} for row in rows]
 
 
 def frame(message: Any) -> bytes:

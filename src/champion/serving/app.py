@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -27,7 +28,7 @@ from fastapi.responses import HTMLResponse
 from champion.errors import BackendError
 from champion.notify import Notifier
 from champion.predictionlog import EventStore, GroupCommitWriter
-from champion.predictionlog.commits import Commits, ProcessCommits
+from champion.predictionlog.commits import SHARED_ENV, Commits, ProcessCommits
 from champion.redact import redact_logs
 from champion.serving.batching import MicroBatcher
 from champion.serving.loading import ModelSlots
@@ -93,7 +94,10 @@ def _commits(state: ServingState) -> Commits | None:
         return None
     store = state.store
     return ProcessCommits(
-        store.url, model_name=store.model_name, statement_timeout=store.statement_timeout
+        store.url,
+        model_name=store.model_name,
+        statement_timeout=store.statement_timeout,
+        shared=os.environ.get(SHARED_ENV),  # set by ``champion serve --workers N``
     )
 
 
