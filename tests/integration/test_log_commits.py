@@ -217,3 +217,32 @@ def test_rows_of_requests_answered_503_are_removed_even_with_no_traffic_after(
     outcome = asyncio.run(run())
     assert isinstance(outcome, BackendError) and "within 0.5 s" in str(outcome), outcome
     assert _ids(store) == set(landed)  # the late row and any warm-up 503s are gone
+
+
+def test_inserts_arriving_together_share_a_transaction_and_a_bad_one_fails_alone(
+    store,
+) -> None:
+    """The child's round: three workers' inserts and a delete answered in order; the
+    inserts as one transaction, unless a value is refused, then each on its own."""
+    from champion.predictionlog.commit_child import answer_all
+    from champion.predictionlog.commits import _sendable
+
+    def message(*users: str) -> tuple[str, list[dict]]:
+        return "insert", [_sendable(plain_row(store, "e", user_id=u)) for u in users]
+
+    gone = plain_row(store, "e", user_id="gone")
+    store.insert_predictions([gone])
+    calls: list[int] = []  # rows per transaction
+    insert = store.insert_predictions
+    store.insert_predictions = lambda rows: (calls.append(len(rows)), insert(rows))[1]
+    together = [message("a", "b"), ("delete", [gone["request_id"]]), message("c"), message("d")]
+    assert answer_all(store, together) == [("done", "")] * 4
+    assert len(_ids(store)) == 4  # a, b, c, d; "gone" deleted
+    assert calls == [4]
+
+    taken = next(iter(_ids(store)))
+    bad = ("insert", [{**message("x")[1][0], "request_id": taken}])
+    answers = answer_all(store, [message("e"), bad, message("f")])
+    assert [a[0] for a in answers] == ["done", "rejected", "done"], answers
+    assert len(_ids(store)) == 6
+    assert calls == [4, 3, 1, 1, 1]  # the merged try, then each on its own

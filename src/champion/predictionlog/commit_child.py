@@ -4,7 +4,7 @@
 It commits what the API sends over the socket FD until that socket is closed (see
 :mod:`champion.predictionlog.commits`); with LISTEN_FD it also accepts the connections of
 the other API workers on that listening Unix socket, and the requests that arrive
-together from any of them share one transaction. Nothing imports this module.
+together from any of them share one transaction. The API never imports this module.
 """
 
 from __future__ import annotations
