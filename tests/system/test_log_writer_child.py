@@ -47,26 +47,40 @@ def _load(url: str, rows: list[dict], stop: threading.Event, out: list) -> None:
             i += 1
 
 
+def _kill_under_load(url: str, rows: list[dict], pid: int) -> tuple[list, int]:
+    """Eight clients posting; after a second ``pid`` is SIGKILLed, and they go on for
+    five more (a new child takes about two seconds to import the log's code). The
+    answers (status, request id, body) and how many came before the kill."""
+    answers: list[tuple[int, str | None, str]] = []
+    stop = threading.Event()
+    clients = [threading.Thread(target=_load, args=(url, rows, stop, answers)) for _ in range(8)]
+    for c in clients:
+        c.start()
+    time.sleep(1.0)
+    before = len(answers)
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(5.0)
+    stop.set()
+    for c in clients:
+        c.join()
+    return answers, before
+
+
+def _logged(db) -> set[str]:
+    store = EventStore(sqlite_url(db))
+    with store.engine.connect() as conn:
+        ids = set(conn.execute(text("SELECT request_id FROM predictions")).scalars())
+    store.dispose()
+    return ids
+
+
 def test_a_killed_writer_child_costs_only_its_commit(model_home, rows, tmp_path) -> None:
     db = tmp_path / "events.db"
     with api_server(_env(model_home, db), tmp_path) as api:
         set_config(api.url, mode="hash", split_b=0.5, experiment_id="kill")
         first = _writer(api.url)
         assert first["runs_in"] == "process" and first["pid"] != api.proc.pid
-        answers: list[tuple[int, str | None, str]] = []
-        stop = threading.Event()
-        clients = [
-            threading.Thread(target=_load, args=(api.url, rows, stop, answers)) for _ in range(8)
-        ]
-        for c in clients:
-            c.start()
-        time.sleep(1.0)
-        before = len(answers)
-        os.kill(first["pid"], signal.SIGKILL)
-        time.sleep(5.0)  # a new child takes about two seconds to import the log's code
-        stop.set()
-        for c in clients:
-            c.join()
+        answers, before = _kill_under_load(api.url, rows, first["pid"])
         second = _writer(api.url)
         log = api.log_path.read_text()
     statuses = {status for status, _, _ in answers}
@@ -76,11 +90,7 @@ def test_a_killed_writer_child_costs_only_its_commit(model_home, rows, tmp_path)
     assert len(after) > 100, "the API did not serve on with a new child"
     failed = [a for a in answers if a[0] == 503]
     assert len(failed) <= 8 * 2, failed  # at most the two commits in flight
-    store = EventStore(sqlite_url(db))
-    with store.engine.connect() as conn:
-        logged = set(conn.execute(text("SELECT request_id FROM predictions")).scalars())
-    store.dispose()
-    assert logged == {rid for status, rid, _ in answers if status == 200}
+    assert _logged(db) == {rid for status, rid, _ in answers if status == 200}
     assert "Traceback" not in log, log[-3000:]
 
 
@@ -116,28 +126,12 @@ def test_two_workers_share_one_writer_and_each_falls_back_when_it_dies(
         set_config(api.url, mode="hash", split_b=0.5, experiment_id="shared")
         shared = _writers(api.url)
         assert len(shared) == 2 and len(set(shared.values())) == 1, shared
-        answers: list[tuple[int, str | None, str]] = []
-        stop = threading.Event()
-        clients = [
-            threading.Thread(target=_load, args=(api.url, rows, stop, answers)) for _ in range(8)
-        ]
-        for c in clients:
-            c.start()
-        time.sleep(1.0)
-        os.kill(next(iter(shared.values())), signal.SIGKILL)
-        time.sleep(5.0)  # each worker starts a child of its own
-        stop.set()
-        for c in clients:
-            c.join()
+        answers, _ = _kill_under_load(api.url, rows, next(iter(shared.values())))
         after = _writers(api.url)
         log = api.log_path.read_text()
     assert {status for status, _, _ in answers} <= {200, 503}
     assert len(after) == 2 and len(set(after.values())) == 2, after  # one each now
     assert not set(after.values()) & set(shared.values())
-    store = EventStore(sqlite_url(db))
-    with store.engine.connect() as conn:
-        logged = set(conn.execute(text("SELECT request_id FROM predictions")).scalars())
-    store.dispose()
-    assert logged == {rid for status, rid, _ in answers if status == 200}
+    assert _logged(db) == {rid for status, rid, _ in answers if status == 200}
     assert sum(status == 200 for status, _, _ in answers) > 200
     assert "Traceback" not in log, log[-3000:]
