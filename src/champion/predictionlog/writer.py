@@ -24,6 +24,7 @@ What can go wrong, and what each request then gets:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -42,6 +43,7 @@ log = logging.getLogger("champion.predictionlog")
 class _Pending:
     rows: list[dict[str, Any]]
     future: asyncio.Future[None]
+    expires: float  # its deadline, on the event loop's clock
     abandoned: bool = field(default=False)  # its request was answered 503 already
 
 
@@ -78,6 +80,10 @@ class GroupCommitWriter:
         self._holding = False  # the consumer holds a request between queue and commit
         self._orphans: list[str] = []  # committed after their request got a 503
         self._task: asyncio.Task[None] | None = None
+        # every request not yet answered, oldest first (deadlines come in that order),
+        # and one timer for the oldest: not a timer per request on the event loop
+        self._waiting: collections.deque[_Pending] = collections.deque()
+        self._watch: asyncio.TimerHandle | None = None
 
     @property
     def _inflight_since(self) -> float | None:
@@ -119,16 +125,37 @@ class GroupCommitWriter:
         if self._queued_rows + len(rows) > self.max_queue:
             raise BackendError(f"{self._queued_rows} rows are waiting for the database")
         loop = asyncio.get_running_loop()
-        pending = _Pending(rows, loop.create_future())
+        pending = _Pending(rows, loop.create_future(), loop.time() + self.deadline)
         self._queued_rows += len(rows)
         self._queue.put_nowait(pending)
-        # one timer, not wait_for(shield(...)): two futures and their callbacks fewer
-        # per request on the event loop
-        timer = loop.call_later(self.deadline, _expire, pending, self.deadline)
-        try:
-            await pending.future
-        finally:
-            timer.cancel()
+        self._waiting.append(pending)
+        if self._watch is None:
+            self._watch = loop.call_at(pending.expires, self._expire_due)
+        await pending.future
+
+    def _expire_due(self) -> None:
+        """Answer 503 to every request whose deadline has passed (if its rows are
+        committed later, they are deleted again); then wait for the next deadline."""
+        self._watch = None
+        loop = asyncio.get_running_loop()
+        waiting, now = self._waiting, loop.time()
+        while waiting and (waiting[0].future.done() or waiting[0].expires <= now):
+            pending = waiting.popleft()
+            if not pending.future.done():
+                pending.abandoned = True
+                pending.future.set_exception(
+                    BackendError(f"the database did not commit within {self.deadline:g} s")
+                )
+        if waiting:
+            self._watch = loop.call_at(waiting[0].expires, self._expire_due)
+
+    def _settle(self, batch: list[_Pending], exc: BaseException | None) -> None:
+        """Answer ``batch``; forget the oldest requests once answered (commits finish
+        in about the order they were asked for, so this keeps the list short)."""
+        _settle(batch, exc)
+        waiting = self._waiting
+        while waiting and waiting[0].future.done():
+            waiting.popleft()
 
     def _take(self, first: _Pending) -> list[_Pending]:
         batch, size = [first], len(first.rows)
@@ -157,17 +184,17 @@ class GroupCommitWriter:
             await self._insert(batch)
         except RowRejectedError as exc:
             if len(batch) == 1:
-                _settle(batch, exc)
+                self._settle(batch, exc)
                 return
             for item in batch:  # one at a time: only the bad request fails
                 if not item.abandoned:  # answered 503 meanwhile: never insert it now
                     await self._commit([item])
             return
         except Exception as exc:
-            _settle(batch, exc)
+            self._settle(batch, exc)
             return
         self._orphans += [r["request_id"] for item in batch if item.abandoned for r in item.rows]
-        _settle(batch, None)
+        self._settle(batch, None)
         if self._orphans and self._tidying is None:  # now, not when the next request comes
             self._tidying = asyncio.get_running_loop().create_task(self._delete_orphans())
 
@@ -224,16 +251,11 @@ class GroupCommitWriter:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._delete_orphans(), self.deadline)
         await self.commits.close()
-
-
-def _expire(pending: _Pending, deadline: float) -> None:
-    """The deadline passed: the request is answered 503; if its rows are committed
-    later, they are deleted again."""
-    if not pending.future.done():
-        pending.abandoned = True
-        pending.future.set_exception(
-            BackendError(f"the database did not commit within {deadline:g} s")
-        )
+        if self._watch is not None:
+            self._watch.cancel()
+        stopped = BackendError("the log writer has stopped")
+        _settle([p for p in self._waiting if not p.abandoned], stopped)  # none waits on
+        self._waiting.clear()
 
 
 def _settle(batch: list[_Pending], exc: BaseException | None) -> None:

@@ -32,6 +32,9 @@ def unit_hash(key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
+_A, _B, _SHADOW = Route(Variant.A, False), Route(Variant.B, False), Route(Variant.A, True)
+
+
 def route(
     *,
     mode: ABMode,
@@ -42,11 +45,11 @@ def route(
     has_challenger: bool,
 ) -> Route:
     if not has_challenger or mode == ABMode.OFF:
-        return Route(Variant.A, False)
+        return _A
     if mode == ABMode.SHADOW:
-        return Route(Variant.A, True)
+        return _SHADOW
     if mode == ABMode.HASH and user_id is not None:
         u = unit_hash(f"{experiment_id}:{user_id}")
     else:
         u = unit_hash(request_id)
-    return Route(Variant.B if u < split_b else Variant.A, False)
+    return _B if u < split_b else _A

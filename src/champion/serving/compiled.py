@@ -16,6 +16,7 @@ the model is served through the pipeline itself (:class:`PipelinePredictor`).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -144,6 +145,8 @@ class CompiledPredictor:
                 self._blocks.append(("categorical", block, lookups))
             else:
                 raise TypeError(f"unknown preprocessing block {name!r}")
+        # each row's numeric values in one call (one name: the value alone; reshaped)
+        self._numeric_of = operator.itemgetter(*self.numeric) if self.numeric else None
 
     @staticmethod
     def _lookups(encoder: Any, block: slice) -> list[tuple[dict[str, int], int]]:
@@ -171,45 +174,61 @@ class CompiledPredictor:
             if kind == "numeric":
                 medians, mean, std = state
                 # float64 turns None (missing) into NaN
-                x = np.array([[r[c] for c in self.numeric] for r in rows], dtype=np.float64)
+                x = np.array([self._numeric_of(r) for r in rows], dtype=np.float64)
                 x = x.reshape(n, len(self.numeric))
                 np.copyto(x, medians, where=np.isnan(x))
-                out[:, block] = (x - mean) / std
+                # in place, in the scaler's own order: (x - mean) / std, the same doubles
+                np.subtract(x, mean, out=x)
+                np.divide(x, std, out=out[:, block])
             else:
-                hot_rows: list[int] = []
-                hot_cols: list[int] = []
-                for j, name in enumerate(self.categorical):
-                    cols, unseen = state[j]
-                    for i, r in enumerate(rows):
-                        value = r[name]
-                        col = cols.get(MISSING if value is None else str(value), unseen)
-                        if col >= 0:
-                            hot_rows.append(i)
-                            hot_cols.append(col)
-                out[hot_rows, hot_cols] = 1.0
+                out.flat[self._hot(rows, state)] = 1.0
         return out
+
+    def _hot(self, rows: Sequence[dict[str, Any]], lookups: list[Any]) -> list[int]:
+        """The flat indices of the one-hot cells of ``rows`` in the output matrix."""
+        hot: list[int] = []
+        for name, (cols, unseen) in zip(self.categorical, lookups, strict=True):
+            start = 0
+            for r in rows:
+                value = r[name]
+                col = cols.get(MISSING if value is None else str(value), unseen)
+                if col >= 0:
+                    hot.append(start + col)
+                start += self.width
+        return hot
 
     def predict(self, rows: Sequence[dict[str, Any]]) -> Scored:
         x = self.transform(rows)
         if not self.classifier:
             raw = self._direct(x) if self._direct else self.estimator.predict(x)
-            return Scored([float(v) for v in raw], [None] * len(rows))
-        if self._direct is not None:
-            proba = self._direct(x)
-            if proba.ndim == 1:
-                proba = np.column_stack([1.0 - proba, proba])
+            return Scored(np.asarray(raw, dtype=np.float64).tolist(), [None] * len(rows))
+        classes = self.estimator.classes_
+        if self._direct is not None:  # P(class 1) of a binary classifier
+            p = np.asarray(self._direct(x), dtype=np.float64)
+            if p.ndim == 1:
+                # what argmax over [1 - p, p] picks (a tie goes to the first class),
+                # without building that matrix for a few rows
+                picked = p >= self.threshold if self.threshold is not None else p > 1.0 - p
+                return self._scored(classes[picked.astype(np.intp)], p)
+            proba = p
         else:
             proba = np.asarray(self.estimator.predict_proba(x))
-        classes = self.estimator.classes_
         if self.threshold is not None:
             codes = classes[(proba[:, 1] >= self.threshold).astype(np.int64)]
         else:
             codes = classes[proba.argmax(axis=1)]
-        labels = (
-            self.labels[np.asarray(codes, dtype=np.int64)] if self.labels is not None else codes
-        )
-        p = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
-        return Scored([_plain(v) for v in labels], [float(v) for v in p])
+        return self._scored(codes, proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1))
+
+    def _scored(self, codes: np.ndarray, p: np.ndarray) -> Scored:
+        """Labels (the model's own, as plain Python values) and probabilities."""
+        labels = codes if self.labels is None else self.labels[np.asarray(codes, dtype=np.int64)]
+        return Scored(_plain_list(labels), np.asarray(p, dtype=np.float64).tolist())
+
+
+def _plain_list(values: np.ndarray) -> list[Any]:
+    """``values`` as Python values (numpy scalars inside an object array too)."""
+    out = values.tolist()
+    return [_plain(v) for v in out] if values.dtype == object else out
 
 
 def _direct_call(estimator: Any, wanted: Call) -> tuple[Call, Callable[[Any], Any] | None]:

@@ -16,9 +16,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
@@ -37,8 +36,9 @@ from champion.types import Variant
 log = logging.getLogger("champion.serving")
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+# Per-request values are named tuples: as immutable as a frozen dataclass, and several
+# are built for every request on the event loop, where a tuple is the cheaper build.
+class Plan(NamedTuple):
     """How one request will be served, decided before any model runs."""
 
     request_id: str
@@ -50,8 +50,7 @@ class Plan:
     inputs: tuple[dict[str, Any] | None, dict[str, Any] | None]
 
 
-@dataclass(frozen=True, slots=True)
-class Prediction:
+class Prediction(NamedTuple):
     """One model's answer on one row (None: it failed)."""
 
     label: Any
@@ -174,18 +173,33 @@ def answers(
     return out
 
 
-def _model_columns(
-    prefix: str, model: LoadedModel | None, prediction: Prediction | None, took: bool
-) -> dict[str, Any]:
-    """The log columns of one model on one row."""
-    return {
-        f"version_{prefix}": model.version if model is not None and took else None,
-        f"prediction_{prefix}": to_json(prediction.label) if prediction else None,
-        f"prediction_{prefix}_num": to_number(prediction.label) if prediction else None,
-        f"probability_{prefix}": prediction.probability if prediction else None,
-        f"latency_{prefix}_ms": prediction.latency_ms if prediction else None,
-        f"failed_{prefix}": int(took and prediction is None),
-    }
+#: Each model's log columns, named once (not formatted for every row).
+_NAMES = ("version", "prediction", "prediction", "probability", "latency", "failed")
+_SUFFIXES = ("", "", "_num", "", "_ms", "")
+_COLUMNS = {
+    prefix: tuple(f"{n}_{prefix}{x}" for n, x in zip(_NAMES, _SUFFIXES, strict=True))
+    for prefix in ("a", "b")
+}
+
+
+def _put_model(
+    row: dict[str, Any],
+    prefix: str,
+    model: LoadedModel | None,
+    prediction: Prediction | None,
+    took: bool,
+) -> tuple[str, float | None] | None:
+    """Set one model's log columns on ``row``; its label as logged (JSON, number)."""
+    version, label, number, probability, latency, failed = _COLUMNS[prefix]
+    row[version] = model.version if model is not None and took else None
+    row[failed] = int(took and prediction is None)
+    if prediction is None:
+        row[label] = row[number] = row[probability] = row[latency] = None
+        return None
+    logged = (to_json(prediction.label), to_number(prediction.label))
+    row[label], row[number] = logged
+    row[probability], row[latency] = prediction.probability, prediction.latency_ms
+    return logged
 
 
 def log_rows(
@@ -203,27 +217,29 @@ def log_rows(
     for k, (p, (arm, prediction)) in enumerate(zip(plans, answered, strict=True)):
         by = models[0] if arm == Variant.A else models[1]
         assert by is not None
-        rows.append(
-            {
-                "request_id": p.request_id,
-                "created_at": now,
-                "experiment_id": config.experiment_id,
-                "phase": config.phase,
-                "user_id": p.user_id,
-                "variant": p.variant.value,  # a plain str: cheaper to send to the writer
-                "model_name": by.name,
-                "model_version": by.version,
-                "features": to_json(p.features),
-                "prediction": to_json(prediction.label),
-                "prediction_num": to_number(prediction.label),
-                "probability": prediction.probability,
-                "latency_ms": latency_ms,
-                **_model_columns("a", models[0], scores[0][k], p.inputs[0] is not None),
-                **_model_columns(
-                    "b", models[1], scores[1][k], p.inputs[1] is not None and models[1] is not None
-                ),
-            }
+        row: dict[str, Any] = {
+            "request_id": p.request_id,
+            "created_at": now,
+            "experiment_id": config.experiment_id,
+            "phase": config.phase,
+            "user_id": p.user_id,
+            "variant": p.variant.value,  # a plain str: cheaper to send to the writer
+            "model_name": by.name,
+            "model_version": by.version,
+            "features": to_json(p.features),
+            "probability": prediction.probability,
+            "latency_ms": latency_ms,
+        }
+        took_b = p.inputs[1] is not None and models[1] is not None
+        a = _put_model(row, "a", models[0], scores[0][k], p.inputs[0] is not None)
+        b = _put_model(row, "b", models[1], scores[1][k], took_b)
+        # the answer is one of the two models' own: its label is already encoded
+        logged = a if arm == Variant.A else b
+        row["prediction"], row["prediction_num"] = logged or (
+            to_json(prediction.label),
+            to_number(prediction.label),
         )
+        rows.append(row)
     return rows
 
 

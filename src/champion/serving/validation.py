@@ -9,6 +9,7 @@ come back in FastAPI's 422 format, each naming its field.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +24,23 @@ class FeatureSpec:
     names: tuple[str, ...]
     types: dict[str, str]
 
+    @functools.cached_property
+    def checks(self) -> tuple[tuple[str, str], ...]:
+        """(name, kind) per feature, kind one of number, string, boolean, other."""
+        return tuple((name, _kind(self.types[name])) for name in self.names)
+
     @classmethod
     def from_signature(cls, signature: Any) -> FeatureSpec:
         columns = signature.inputs.inputs
         names = tuple(c.name for c in columns)
         types = {c.name: getattr(c.type, "name", str(c.type)) for c in columns}
         return cls(names=names, types=types)
+
+
+def _kind(mlflow_type: str) -> str:
+    if mlflow_type in NUMERIC_TYPES:
+        return "number"
+    return mlflow_type if mlflow_type in ("string", "boolean") else "other"
 
 
 def shown(value: Any) -> str:
@@ -64,6 +76,26 @@ def unknown_features(
     return out
 
 
+def _clean(features: dict[str, Any], spec: FeatureSpec) -> dict[str, Any] | None:
+    """The features in signature order if every one is there and of its exact type
+    (the common case, checked with no error built); None: let the full check say why."""
+    try:
+        clean = {name: features[name] for name in spec.names}
+    except KeyError:
+        return None
+    for name, kind in spec.checks:
+        value = clean[name]
+        if value is None or kind == "other":
+            continue
+        t = type(value)
+        if kind == "number":
+            if t is not int and not (t is float and math.isfinite(value)):
+                return None
+        elif t is not (str if kind == "string" else bool):
+            return None
+    return clean
+
+
 def check_features(
     features: Any, spec: FeatureSpec, loc: list[Any], *, strict: bool = False
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -71,6 +103,10 @@ def check_features(
     are left out — or, with ``strict``, each is an error."""
     if not isinstance(features, dict):
         return None, [_error(loc, "features must be a JSON object", "dict_type")]
+    if not strict:
+        clean = _clean(features, spec)
+        if clean is not None:
+            return clean, []
     errors = []
     for name in spec.names:
         if name not in features:

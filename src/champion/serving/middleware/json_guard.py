@@ -178,12 +178,14 @@ class JsonGuard:
             return
         if scope["path"].startswith(VERBATIM_PATHS):
             # a signed body: its signature is over the very bytes sent
-            await self.app({**scope, PARSED: data}, replay(body, receive), send)
+            scope[PARSED] = data
+            await self.app(scope, replay(body, receive), send)
             return
         # the re-encoded body is built only if an endpoint reads it: the fast path takes
         # the parsed value from the scope (its length differs, so no content-length)
-        headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
-        scope = {**scope, "headers": headers, PARSED: data}
+        # (the scope is this request's own: set in place, not copied)
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+        scope[PARSED] = data
         await self.app(scope, _reencoded(data, receive), send)
 
 
