@@ -219,6 +219,58 @@ def test_rows_of_requests_answered_503_are_removed_even_with_no_traffic_after(
     assert _ids(store) == set(landed)  # the late row and any warm-up 503s are gone
 
 
+def test_each_waiting_request_gets_its_503_at_its_own_deadline(store, tmp_path) -> None:
+    """One timer serves every request's deadline: with the commit held up, a request
+    made 0.4 s after another is answered 503 a deadline after its own start, not at the
+    first one's; afterwards nothing is left waiting and the writer serves on."""
+    deadline = 0.8
+
+    async def timed(rows: list[dict]) -> tuple[BaseException | None, float]:
+        start = time.monotonic()
+        try:
+            await writer.write(rows)
+        except BackendError as exc:
+            return exc, time.monotonic() - start
+        return None, time.monotonic() - start
+
+    async def run() -> list[tuple[BaseException | None, float]]:
+        writer.start()
+        while (await timed([plain_row(store, "e", user_id="warm")]))[0] is not None:
+            await asyncio.sleep(0.1)  # the child takes longer than the deadline to start
+        fd = os.open(tmp_path / "events.db-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # every commit waits past the deadline
+        first = asyncio.ensure_future(timed([plain_row(store, "e", user_id="first")]))
+        await asyncio.sleep(0.4)
+        second = asyncio.ensure_future(timed([plain_row(store, "e", user_id="second")]))
+        outcomes = [await first, await second]
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        end = time.monotonic() + 5
+        while writer.describe()["commits_in_flight"]:
+            assert time.monotonic() < end, "the held commit never finished"
+            await asyncio.sleep(0.05)
+        after = await asyncio.gather(
+            *(timed([plain_row(store, "e", user_id=f"after{i}")]) for i in range(50))
+        )
+        outcomes += after
+        assert writer.describe()["requests_waiting"] == 0
+        await writer.close()
+        return outcomes
+
+    writer = GroupCommitWriter(store, commits=_commits(store), deadline=deadline)
+    outcomes = asyncio.run(run())
+    for exc, seconds in outcomes[:2]:
+        assert isinstance(exc, BackendError) and f"within {deadline:g} s" in str(exc), exc
+        assert deadline - 0.05 <= seconds < deadline + 0.35, outcomes[:2]
+    assert [exc for exc, _ in outcomes[2:]] == [None] * 50
+    assert {"first", "second"}.isdisjoint(_users(store))  # their rows were removed
+
+
+def _users(store: EventStore) -> set[str]:
+    with store.engine.connect() as conn:
+        return set(conn.execute(select(predictions.c.user_id)).scalars())
+
+
 def test_inserts_arriving_together_share_a_transaction_and_a_bad_one_fails_alone(
     store,
 ) -> None:

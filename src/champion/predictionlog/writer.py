@@ -107,6 +107,7 @@ class GroupCommitWriter:
             "pid": self.commits.pid,
             "queued_rows": self._queued_rows,
             "commits_in_flight": len(self._inflight),
+            "requests_waiting": len(self._waiting),  # for their commit, or their deadline
         }
 
     def start(self) -> None:
