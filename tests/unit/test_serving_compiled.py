@@ -187,3 +187,33 @@ def test_a_walk_that_disagrees_falls_back_to_the_booster(titanic, monkeypatch) -
     predictor, how = build_predictor(model, schema.features)
     assert predictor.call == Call.BOOSTER  # the walk lost the verification
     assert how.startswith("compiled numpy path (booster called directly")
+
+
+@pytest.mark.parametrize("classes", [("died", "survived"), (False, True), ("low", "mid", "high")])
+def test_labelled_and_multiclass_answers_are_the_pipelines_own_python_values(
+    titanic, classes
+) -> None:
+    """The compiled path's labels are the model's own labels as plain Python values
+    (str, bool; not numpy scalars), for two classes walked and three on the estimator's
+    own predict_proba; probabilities as the pipeline's."""
+    from sklearn.linear_model import LogisticRegression
+
+    from champion.training.estimator import LabelledClassifier
+
+    frame, schema = titanic.frame, titanic.schema
+    features = list(schema.features)
+    if len(classes) == 2:
+        y = [classes[v] for v in frame[schema.target]]
+        inner = HistGradientBoostingClassifier(max_iter=40, random_state=0)
+    else:  # the fare in three bands
+        y = [classes[int(b)] for b in np.digitize(frame["Fare"].fillna(0), [10, 30])]
+        inner = LogisticRegression(max_iter=500)
+    pipeline = Pipeline([("preprocess", build_preprocessor(schema)), ("model", inner)])
+    model = LabelledClassifier(pipeline, classes).fit(frame[features], y)
+    predictor, how = build_predictor(model, features)
+    assert how.startswith("compiled numpy path"), how
+    rows = records(frame, features)[:150]
+    got, want = predictor.predict(rows), PipelinePredictor(model, features).predict(rows)
+    assert got.labels == want.labels and set(got.labels) <= set(classes)
+    assert {type(v) for v in got.labels} == {type(classes[0])}
+    assert np.allclose(got.probability, want.probability, rtol=1e-9, atol=1e-12)
