@@ -139,6 +139,28 @@ def test_a_body_that_does_not_arrive_is_408(api) -> None:
     assert _status(data) == 408 and waited < 5, (data[:200], waited)
 
 
+@pytest.mark.parametrize(
+    "unfinished",
+    [b"GET /health HTTP/1.1\r\nhost", b'POST /predict HTTP/1.1\r\ncontent-length: 50\r\n\r\n{"f'],
+    ids=["head", "body"],
+)
+def test_the_next_request_on_a_kept_alive_connection_has_its_own_deadline(api, unfinished) -> None:
+    """A request that arrives whole arms no deadline; the next one on the connection,
+    left unfinished, is still cut off at its own deadline (from its first byte), with
+    no bytes of it arriving afterwards to arm one."""
+    sock = _connect(api.url)
+    sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+    assert _status(_read_response(sock)) == 200
+    time.sleep(0.5)  # within the keep-alive timeout
+    start = time.monotonic()
+    sock.sendall(unfinished)
+    data, _ = _read_all(sock)
+    sock.close()
+    waited = time.monotonic() - start
+    assert _status(data) == 408, data[:200]
+    assert 1.3 < waited < 3.5, waited  # the 1.5 s deadline of this request
+
+
 def test_an_idle_keep_alive_connection_is_closed(api) -> None:
     sock = _connect(api.url)
     sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")

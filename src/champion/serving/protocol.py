@@ -64,11 +64,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._headers = 0
         self._refusal: int | None = None
         self._timer: asyncio.TimerHandle | None = None
+        # when the deadline of the head (of the body) runs from; a timer is armed only
+        # if a chunk of bytes leaves it incomplete: most requests arrive whole, in one
+        # chunk, and would pay for a timer armed and cancelled twice each
+        self._head_since: float | None = None
+        self._body_since: float | None = None
 
     # -- phases ----------------------------------------------------------------------------
-    def _arm(self, seconds: float) -> None:
+    def _arm_at(self, when: float) -> None:
         self._disarm()
-        self._timer = self.loop.call_later(seconds, self._expired)
+        self._timer = self.loop.call_at(when, self._expired)
 
     def _disarm(self) -> None:
         if self._timer is not None:
@@ -82,7 +87,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self._limits.header_timeout)
+        self._head_since = self.loop.time()
+        self._arm_at(self._head_since + self._limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -96,22 +102,33 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._arm(self._limits.body_timeout)
+        self._disarm()
+        self._head_since, self._body_since = None, self.loop.time()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._disarm()  # the app has all of it; answering is the app's affair
+        self._body_since = None
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
         self._in_head, self._head_bytes, self._head_tail, self._headers = True, 0, b"", 0
         super().on_response_complete()  # arms uvicorn's keep-alive timeout
 
+    def _arm_if_incomplete(self) -> None:
+        """After a chunk: a deadline for the head or body it left incomplete."""
+        if self._timer is not None or self.transport.is_closing():
+            return
+        if self._in_head and self._head_since is not None:
+            self._arm_at(self._head_since + self._limits.header_timeout)
+        elif self._body_since is not None:
+            self._arm_at(self._body_since + self._limits.body_timeout)
+
     # -- bytes -----------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
         if self._in_head:
-            if self._timer is None:  # the first byte of a request after keep-alive
-                self._arm(self._limits.header_timeout)
+            if self._head_since is None:  # the first byte of a request after keep-alive
+                self._head_since = self.loop.time()
             window = self._head_tail + data
             end = window.find(b"\r\n\r\n")
             head = len(data) if end < 0 else max(end + 4 - len(self._head_tail), 0)
@@ -123,6 +140,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().data_received(data)
         if self._refusal is not None and not self.transport.is_closing():
             self._refuse(self._refusal, "too many request headers")
+            return
+        self._arm_if_incomplete()
 
     def _refuse(self, status: int, message: str) -> None:
         self._disarm()
