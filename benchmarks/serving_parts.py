@@ -27,8 +27,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 from champion.datasets import load_dataset
+from champion.predictionlog import EventStore, sqlite_url, to_json
 from champion.predictionlog.ids import new_request_id
-from champion.predictionlog.store import EventStore, sqlite_url, to_json
 from champion.serving.forest import from_hist_gradient_boosting, from_lightgbm
 from champion.training.preprocessing import build_preprocessor
 

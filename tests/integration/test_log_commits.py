@@ -183,6 +183,36 @@ def test_a_child_that_died_idle_is_replaced_without_failing_a_request(store) -> 
     assert len(_ids(store)) == 2
 
 
+def test_a_child_that_keeps_exiting_at_start_is_started_again_only_after_a_wait(
+    store, capfd
+) -> None:
+    """A child that exits before answering anything (here: a log URL no driver takes)
+    is started again at once the first time, then only after 0.5, 1, 2 … s: three
+    seconds of commits start a handful of processes, not one per commit, and each
+    commit fails with a BackendError saying so."""
+    commits = ProcessCommits("nodriver://nowhere", model_name="m", statement_timeout=5.0)
+    row = plain_row(store, "e", user_id="u")
+
+    async def run() -> list[str]:
+        failures = []
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            try:
+                await commits.insert([row])
+            except BackendError as exc:
+                failures.append(str(exc))
+            await asyncio.sleep(0.02)
+        await commits.close()
+        return failures
+
+    failures = asyncio.run(run())
+    assert 2 <= commits.starts <= 5, commits.starts
+    waited = [f for f in failures if "times in a row before answering" in f]
+    assert waited and len(failures) > 3 * commits.starts, (commits.starts, failures[:5])
+    assert "the next start in" in waited[0]
+    assert "NoSuchModuleError" in capfd.readouterr().err  # the child's reason, in the log
+
+
 def test_rows_of_requests_answered_503_are_removed_even_with_no_traffic_after(
     store, tmp_path
 ) -> None:

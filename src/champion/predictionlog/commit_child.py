@@ -20,7 +20,7 @@ from typing import Any
 
 from champion.errors import BackendError, RowRejectedError
 from champion.predictionlog.commits import HEADER, Op, Outcome, frame, received
-from champion.predictionlog.store import EventStore
+from champion.predictionlog.writes import PredictionWrites
 
 Answer = tuple[str, str]
 
@@ -55,7 +55,7 @@ def _read(sock: socket.socket, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _run(store: EventStore, op: str, payload: Any) -> Answer:
+def _run(store: PredictionWrites, op: str, payload: Any) -> Answer:
     try:
         if op == Op.INSERT:
             store.insert_predictions(received(payload))
@@ -72,7 +72,7 @@ def _run(store: EventStore, op: str, payload: Any) -> Answer:
     return Outcome.DONE.value, ""
 
 
-def answer_all(store: EventStore, messages: Sequence[tuple[str, Any]]) -> list[Answer]:
+def answer_all(store: PredictionWrites, messages: Sequence[tuple[str, Any]]) -> list[Answer]:
     """The answers to ``messages``, in their order. The inserts among them are made as
     one transaction; if the database refuses a value there, each is made on its own, so
     a bad row still fails only its own message."""
@@ -86,7 +86,7 @@ def answer_all(store: EventStore, messages: Sequence[tuple[str, Any]]) -> list[A
     return [a if a is not None else _run(store, *messages[i]) for i, a in enumerate(answers)]
 
 
-def _serve(store: EventStore, control: socket.socket, listener: socket.socket | None) -> None:
+def _serve(store: PredictionWrites, control: socket.socket, listener: socket.socket | None) -> None:
     """Answer every connection until ``control`` closes."""
     chooser = selectors.DefaultSelector()
     buffers: dict[socket.socket, bytearray] = {control: bytearray()}
@@ -130,7 +130,7 @@ def main(argv: Sequence[str]) -> int:
     if config is None:
         return 0
     url, model_name, statement_timeout = config
-    store = EventStore(url, model_name=model_name, statement_timeout=statement_timeout)
+    store = PredictionWrites(url, model_name=model_name, statement_timeout=statement_timeout)
     try:
         _serve(store, control, listener)
     finally:

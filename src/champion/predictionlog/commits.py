@@ -32,6 +32,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -39,7 +40,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from champion.errors import BackendError, RowRejectedError
-from champion.predictionlog.store import EventStore
+from champion.predictionlog.writes import PredictionWrites
 from champion.types import LogWriter
 
 log = logging.getLogger("champion.predictionlog")
@@ -65,6 +66,7 @@ class Commits(Protocol):
     """The writer's transactions, run off the event loop."""
 
     runs_in: LogWriter
+    starts: int  # processes started for the commits (0: they run in this one)
 
     @property
     def pid(self) -> int | None: ...
@@ -82,8 +84,9 @@ class ThreadCommits:
     """On one dedicated thread of this process, through ``store``."""
 
     runs_in = LogWriter.THREAD
+    starts = 0
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: PredictionWrites) -> None:
         self.store = store
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="champion-log")
 
@@ -106,6 +109,12 @@ class ThreadCommits:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+#: Seconds before starting a child again after two in a row exited before answering;
+#: doubling with each further one, up to the max.
+RESTART_BACKOFF = 0.5
+MAX_RESTART_BACKOFF = 30.0
+
+
 class _Child:
     """The API's connection to a child: one it started (``spawn``), or the one the
     workers share (``connect``).
@@ -122,6 +131,7 @@ class _Child:
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task[None] | None = None
         self._waiting: collections.deque[asyncio.Future[tuple[Outcome, str]]] = collections.deque()
+        self.answered = False  # it has answered a call: it did start
 
     @classmethod
     def spawn(cls, config: tuple[str, str, float | None], listener: int | None = None) -> _Child:
@@ -183,6 +193,7 @@ class _Child:
                 (size,) = HEADER.unpack(await reader.readexactly(HEADER.size))
                 outcome, detail = pickle.loads(await reader.readexactly(size))
                 answer = self._waiting.popleft()
+                self.answered = True
                 if not answer.done():
                     answer.set_result((Outcome(outcome), detail))
         except (OSError, EOFError, asyncio.IncompleteReadError):
@@ -243,6 +254,12 @@ class ProcessCommits:
         self._shared = shared  # the socket of the child the workers share, if any
         self._child: _Child | None = None
         self._unsure: list[str] = []  # rows of a commit whose child died during it
+        self.starts = 0  # children started by this worker
+        # children in a row that exited before answering anything (a broken
+        # environment, say): the next start waits, so the API does not spawn a process
+        # for every commit while they keep exiting
+        self._failed_starts = 0
+        self._next_start = 0.0  # monotonic
 
     @property
     def pid(self) -> int | None:
@@ -259,10 +276,17 @@ class ProcessCommits:
             except OSError as exc:  # gone: this worker commits through a child of its own
                 log.warning("no shared log writer at %s (%s): starting one", self._shared, exc)
                 self._shared = None
+        wait = self._next_start - time.monotonic()
+        if wait > 0:
+            raise BackendError(
+                f"the log writer process exited {self._failed_starts} times in a row before "
+                f"answering (see the API's log); the next start in {wait:.1f} s"
+            )
         try:
             self._child = _Child.spawn(self._config)
         except OSError as exc:
             raise BackendError(f"cannot start the log writer process: {exc}") from exc
+        self.starts += 1
 
     async def insert(self, rows: list[dict[str, Any]]) -> None:
         if self._unsure:
@@ -306,6 +330,12 @@ class ProcessCommits:
             raise BackendError(detail)
 
     def _lose(self, child: _Child) -> None:
+        if child.answered or child.process is None:
+            self._failed_starts, self._next_start = 0, 0.0
+        else:  # the first such loss restarts at once; then 0.5, 1, 2 … 30 s apart
+            self._failed_starts += 1
+            delay = min(RESTART_BACKOFF * 2 ** (self._failed_starts - 2), MAX_RESTART_BACKOFF)
+            self._next_start = time.monotonic() + (delay if self._failed_starts > 1 else 0.0)
         child.close()
         if child.process is not None:
             with contextlib.suppress(OSError):

@@ -105,6 +105,7 @@ class GroupCommitWriter:
         return {
             "runs_in": self.commits.runs_in.value,
             "pid": self.commits.pid,
+            "processes_started": self.commits.starts,
             "queued_rows": self._queued_rows,
             "commits_in_flight": len(self._inflight),
             "requests_waiting": len(self._waiting),  # for their commit, or their deadline
