@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from champion.errors import BackendError, RowRejectedError
+from champion.handoff import Inbox
 from champion.predictionlog.commits import Commits, ThreadCommits
 from champion.predictionlog.store import EventStore
 
@@ -71,7 +72,7 @@ class GroupCommitWriter:
         self.max_queue = max_queue
         self.deadline = deadline
         self._on_commit = on_commit
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._queue: Inbox[_Pending] = Inbox()
         self._queued_rows = 0
         self.pipeline = pipeline
         self._inflight: dict[object, float] = {}  # commit -> monotonic start
@@ -129,7 +130,7 @@ class GroupCommitWriter:
         loop = asyncio.get_running_loop()
         pending = _Pending(rows, loop.create_future(), loop.time() + self.deadline)
         self._queued_rows += len(rows)
-        self._queue.put_nowait(pending)
+        self._queue.put(pending)
         self._waiting.append(pending)
         if self._watch is None:
             self._watch = loop.call_at(pending.expires, self._expire_due)
@@ -161,8 +162,8 @@ class GroupCommitWriter:
 
     def _take(self, first: _Pending) -> list[_Pending]:
         batch, size = [first], len(first.rows)
-        while size < self.max_batch and not self._queue.empty():
-            item = self._queue.get_nowait()
+        while size < self.max_batch and self._queue:
+            item = self._queue.take()
             batch.append(item)
             size += len(item.rows)
         self._queued_rows -= sum(len(item.rows) for item in batch)
@@ -206,7 +207,8 @@ class GroupCommitWriter:
         # hear of it; the committer still runs them one after the other.
         slots = asyncio.Semaphore(self.pipeline)
         while True:
-            first = await self._queue.get()
+            await self._queue.wait()
+            first = self._queue.take()
             self._holding = True  # close() waits for it: ``first`` is out of the queue
             try:
                 await slots.acquire()
@@ -241,7 +243,7 @@ class GroupCommitWriter:
         """Finish what is queued (within the deadline), then stop."""
         end = time.monotonic() + self.deadline
         while time.monotonic() < end and (
-            not self._queue.empty() or self._inflight or self._holding or self._tidying
+            self._queue or self._inflight or self._holding or self._tidying
         ):
             await asyncio.sleep(0.01)
         for task in [self._task, *self._commits_running, self._tidying]:

@@ -28,6 +28,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from champion.handoff import Inbox
 from champion.serving.compiled import Scored
 from champion.serving.forest import MAX_STACKED_ROWS
 from champion.serving.loading import LoadedModel
@@ -61,7 +62,7 @@ class MicroBatcher:
         self.inline_rows = inline_rows
         self.batches = 0
         self.rows = 0
-        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._queue: Inbox[Item] = Inbox()
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="champion-score", initializer=_one_thread_per_pool
         )
@@ -81,7 +82,7 @@ class MicroBatcher:
         """Each job's model on its rows, all batched with whatever else is waiting: one
         outcome per job (a failed call's error in its place)."""
         future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((jobs, future))
+        self._queue.put((jobs, future))
         return await future
 
     @staticmethod
@@ -115,8 +116,8 @@ class MicroBatcher:
     def _take(self, first: Item) -> tuple[list[Item], int]:
         batch = [first]
         size = sum(len(rows) for _, rows in first[0])
-        while size < self.max_rows and not self._queue.empty():
-            item = self._queue.get_nowait()
+        while size < self.max_rows and self._queue:
+            item = self._queue.take()
             batch.append(item)
             size += sum(len(rows) for _, rows in item[0])
         return batch, size
@@ -124,7 +125,8 @@ class MicroBatcher:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch, size = self._take(await self._queue.get())
+            await self._queue.wait()
+            batch, size = self._take(self._queue.take())
             outcomes: list[list[Outcome]] = [[None] * len(jobs) for jobs, _ in batch]  # type: ignore[list-item]
             here: list[Where] = []  # compiled-path models of a small batch: on the loop
             away: list[Where] = []

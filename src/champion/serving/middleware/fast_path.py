@@ -57,19 +57,22 @@ class PredictFastPath:
         ):
             await self.app(scope, receive, send)
             return
-        body = await read_body(receive)
-        if body is None:
-            return
-        if PARSED in scope:  # the JSON guard in front has parsed and checked it
+        if PARSED in scope:  # the JSON guard in front has read, parsed and checked it
             data = scope[PARSED]
+            if not _well_formed(data):  # its receive hands the app the body again
+                await self.app(scope, receive, send)
+                return
         else:
+            body = await read_body(receive)
+            if body is None:
+                return
             try:
                 data = orjson.loads(body)
             except orjson.JSONDecodeError:
                 data = None
-        if not _well_formed(data):
-            await self.app(scope, replay(body, receive), send)
-            return
+            if not _well_formed(data):
+                await self.app(scope, replay(body, receive), send)
+                return
         user, features = data.get("user_id"), data["features"]
         item = Item(user, features)
         try:
