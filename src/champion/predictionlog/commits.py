@@ -332,10 +332,11 @@ class ProcessCommits:
     def _lose(self, child: _Child) -> None:
         if child.answered or child.process is None:
             self._failed_starts, self._next_start = 0, 0.0
-        else:  # the first such loss restarts at once; then 0.5, 1, 2 … 30 s apart
+        else:
             self._failed_starts += 1
-            delay = min(RESTART_BACKOFF * 2 ** (self._failed_starts - 2), MAX_RESTART_BACKOFF)
-            self._next_start = time.monotonic() + (delay if self._failed_starts > 1 else 0.0)
+            if self._failed_starts > 1:  # the first such loss restarts at once
+                delay = RESTART_BACKOFF * 2 ** (self._failed_starts - 2)  # 0.5, 1, 2 …
+                self._next_start = time.monotonic() + min(delay, MAX_RESTART_BACKOFF)
         child.close()
         if child.process is not None:
             with contextlib.suppress(OSError):

@@ -152,7 +152,7 @@ class GroupCommitWriter:
         if waiting:
             self._watch = loop.call_at(waiting[0].expires, self._expire_due)
 
-    def _settle(self, batch: list[_Pending], exc: BaseException | None) -> None:
+    def _answer(self, batch: list[_Pending], exc: BaseException | None) -> None:
         """Answer ``batch``; forget the oldest requests once answered (commits finish
         in about the order they were asked for, so this keeps the list short)."""
         _settle(batch, exc)
@@ -187,17 +187,17 @@ class GroupCommitWriter:
             await self._insert(batch)
         except RowRejectedError as exc:
             if len(batch) == 1:
-                self._settle(batch, exc)
+                self._answer(batch, exc)
                 return
             for item in batch:  # one at a time: only the bad request fails
                 if not item.abandoned:  # answered 503 meanwhile: never insert it now
                     await self._commit([item])
             return
         except Exception as exc:
-            self._settle(batch, exc)
+            self._answer(batch, exc)
             return
         self._orphans += [r["request_id"] for item in batch if item.abandoned for r in item.rows]
-        self._settle(batch, None)
+        self._answer(batch, None)
         if self._orphans and self._tidying is None:  # now, not when the next request comes
             self._tidying = asyncio.get_running_loop().create_task(self._delete_orphans())
 
@@ -258,7 +258,7 @@ class GroupCommitWriter:
         if self._watch is not None:
             self._watch.cancel()
         stopped = BackendError("the log writer has stopped")
-        _settle([p for p in self._waiting if not p.abandoned], stopped)  # none waits on
+        _settle(list(self._waiting), stopped)  # none waits on
         self._waiting.clear()
 
 

@@ -233,12 +233,10 @@ def log_rows(
         took_b = p.inputs[1] is not None and models[1] is not None
         a = _put_model(row, "a", models[0], scores[0][k], p.inputs[0] is not None)
         b = _put_model(row, "b", models[1], scores[1][k], took_b)
-        # the answer is one of the two models' own: its label is already encoded
+        # the answer is the answering model's own prediction: its label is encoded
         logged = a if arm == Variant.A else b
-        row["prediction"], row["prediction_num"] = logged or (
-            to_json(prediction.label),
-            to_number(prediction.label),
-        )
+        assert logged is not None
+        row["prediction"], row["prediction_num"] = logged
         rows.append(row)
     return rows
 

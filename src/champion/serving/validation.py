@@ -121,11 +121,11 @@ def check_features(
         if unknown:
             expected = ", ".join(spec.names)
             errors.append(_error(loc, f"the model takes: {expected}", "extra"))
-    for name in spec.names:
+    for name, kind in spec.checks:
         if name not in features or features[name] is None:
             continue
-        value, kind = features[name], spec.types[name]
-        if kind in NUMERIC_TYPES:
+        value = features[name]
+        if kind == "number":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 errors.append(
                     _error([*loc, name], f"{name!r} must be a number, got {shown(value)}", "type")
