@@ -276,7 +276,8 @@ class ServingSettings(Group):
         "CHAMPION_AB_KEEP_INTERVAL",
         ge=0,
         description="Seconds between the API's additions of new rows to the running A/B "
-        "sums a look started (so a look reads minutes of rows, not hours); 0: off.",
+        "sums an experiment's start (or a look) began (so a look reads minutes of rows, not "
+        "hours); 0: off.",
     )
     registry_webhook_secret: SecretStr | None = setting(
         None,

@@ -21,6 +21,7 @@ from champion.abtest.sequential import paired
 from champion.cli import main
 from champion.lifecycle import evaluate_and_promote, start_experiment
 from champion.predictionlog import EventStore
+from champion.predictionlog.look_state import LOOK_LAG_S
 from champion.predictionlog.schema import SCHEMA_VERSION, schema_version
 from champion.settings import load_settings
 from champion.tracking.connection import connect
@@ -231,6 +232,13 @@ def test_start_experiment_gets_a_fresh_id(settings, store) -> None:
     config = start_experiment(settings, mode="shadow", store=store)
     assert config.experiment_id.startswith("v1-v2-") and config.mode == "shadow"
     assert store.ab_config().experiment_id == config.experiment_id
+    # its sums are started: the API's upkeep adds rows to them before any look
+    now = datetime.now(UTC)
+    kept = store.keep_up(
+        config.experiment_id, champion="1", challenger="2", task="classification",
+        mode=config.mode, split_b=config.split_b, policy=settings.ab.policy(), now=now,
+    )  # fmt: skip
+    assert kept == pytest.approx(now.timestamp() - LOOK_LAG_S, abs=0.01)
 
 
 # -- pure helpers --------------------------------------------------------------------

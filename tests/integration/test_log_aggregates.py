@@ -12,6 +12,7 @@ PostgreSQL, and again when the kept sums are thrown away.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -317,4 +318,42 @@ def test_keeping_the_sums_up_between_looks_changes_no_decision(tmp_path, name: s
     by_rows = decide_frame(frame, policy, task=case.task, mode=case.mode, split_b=split, now=now)
     decision, _, _ = _looks(store, trial, policy, [end])
     _compare(by_rows.to_dict(), decision.to_dict())
+    store.dispose()
+
+
+@pytest.mark.parametrize("name", ["hash-unequal-phases", "shadow-binary", "random-regression"])
+def test_sums_started_with_the_experiment_are_kept_up_without_a_look(tmp_path, name) -> None:
+    """Starting an experiment starts its sums (``keep_up(start=True)`` on an empty log):
+    the API keeps them up from its first rows, no look ever reads the whole experiment,
+    and the first look's decision equals the rows' one."""
+    store = EventStore(f"sqlite:///{tmp_path / 'events.db'}", model_name="m")
+    store.migrate()
+    case = CASES[name]
+    policy = Policy(
+        min_labelled=50, label_maturity_s=case.maturity, labels_independent=case.independent
+    )
+    split = case.splits[0]
+    trial = Trial(store.model_name, "exp", "1", "2", case.task, case.mode, split, case.maturity)
+    paired = case.mode == ABMode.SHADOW or case.independent
+    begun = START.timestamp() - 1.0
+    with store.engine.begin() as conn:  # nothing to start from yet: a start does
+        assert keep_up(conn, trial, paired=paired, now=begun, lag=120.0) is None
+        assert keep_up(conn, trial, paired=paired, now=begun, lag=120.0, start=True) == (
+            begun - 120.0
+        )
+        assert keep_up(conn, trial, paired=paired, now=begun, lag=120.0) == begun - 120.0
+    now = write_log(store, case)
+    start, end = START.timestamp(), now.timestamp()
+    for f in (0.01, 0.3, 0.95):
+        t = start + (end - start) * f
+        with store.engine.begin() as conn:
+            assert keep_up(conn, trial, paired=paired, now=t, lag=120.0) == t - 120.0
+    with store.engine.connect() as conn:
+        figures = conn.execute(select(ab_state.c.figures)).scalar_one()
+    assert json.loads(figures)["looks"] == []  # upkeeps are no looks
+    frame, _ = store.experiment_frame("exp", champion="1", challenger="2")
+    by_rows = decide_frame(frame, policy, task=case.task, mode=case.mode, split_b=split, now=now)
+    decision, looks, _ = _looks(store, trial, policy, [end])
+    _compare(by_rows.to_dict(), decision.to_dict())
+    assert len(looks) == 1
     store.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 
 import aiohttp
@@ -222,6 +223,21 @@ def test_batch_endpoint(api, rows, store) -> None:
     assert response.status_code == 200
     assert len(response.json()["predictions"]) == 25
     assert store.count_predictions("batch") == 25
+
+
+def test_a_new_experiment_has_the_sums_of_its_looks_started(api, store) -> None:
+    """A new experiment id through the API starts the sums its looks keep, so the API's
+    upkeeps add rows to them before any look (the first look is no pass over them all)."""
+    assert store.latest_look("started-here") is None
+    set_config(api.url, mode="hash", split_b=0.5, experiment_id="started-here")
+    deadline = time.monotonic() + 10
+    while (kept := store.latest_look("started-here")) is None:
+        assert time.monotonic() < deadline, "the experiment's sums were not started"
+        time.sleep(0.1)
+    assert kept["looks"] == [] and kept["decision"] is None  # started, not looked at
+    assert (kept["champion"], kept["challenger"]) == ("1", "2")
+    set_config(api.url, mode="hash", split_b=0.4)  # the same experiment: nothing new
+    assert store.latest_look("started-here") == kept
 
 
 def test_admin_endpoints_need_the_token(api) -> None:

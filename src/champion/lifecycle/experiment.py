@@ -7,12 +7,13 @@ look in MLflow → apply the decision (move the alias, end the experiment).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from champion.abtest import Decision, Look, Policy
-from champion.errors import ConfigError, ConflictError, NotFoundError
+from champion.errors import BackendError, ConfigError, ConflictError, NotFoundError
 from champion.lifecycle.notices import decision_events, experiment_started
 from champion.lifecycle.workspace import Workspace
 from champion.predictionlog import DEFAULT_EXPERIMENT, ABConfig, EventStore
@@ -21,6 +22,8 @@ from champion.tracking.comparisons import ComparisonRun, is_repeat, log_look, ma
 from champion.tracking.registry import TASK_TAG, VersionInfo
 from champion.tracking.runs import version_task
 from champion.types import ABMode, Action, Alias, Task
+
+log = logging.getLogger("champion.lifecycle")
 
 
 def start_experiment(
@@ -34,7 +37,8 @@ def start_experiment(
 
     A fresh experiment id (``v<champion>-v<challenger>-<UTC time>``) is stored with the
     mode and split; every API worker picks it up at its next poll. Rows logged under
-    earlier experiments never count for this one.
+    earlier experiments never count for this one. The sums its looks keep start here,
+    so the API adds rows to them from the first and no look reads the whole experiment.
     """
     mode = ABMode(mode or settings.ab.mode)
     if mode == ABMode.OFF:
@@ -50,6 +54,7 @@ def start_experiment(
         updated_by=settings.who,
         note=f"challenger v{challenger.version} vs champion v{champion.version}",
     )
+    _start_sums(ws, config, champion, challenger)
     ws.notify(
         experiment_started(
             settings.model_name,
@@ -61,6 +66,32 @@ def start_experiment(
         )
     )
     return config
+
+
+def _start_sums(
+    ws: Workspace, config: ABConfig, champion: VersionInfo, challenger: VersionInfo
+) -> None:
+    """Start the sums the experiment's looks keep, with the looks' own reading of it
+    (the settings' policy), so that the API adds each minute's rows to them from the
+    first (``CHAMPION_AB_KEEP_INTERVAL``) and no look reads the whole experiment. Without
+    a task tag, or with the log unreachable, the first look starts them instead."""
+    task = version_task(ws.tracking.client, champion)
+    if task is None:
+        return
+    try:
+        ws.store.keep_up(
+            config.experiment_id,
+            champion=champion.version,
+            challenger=challenger.version,
+            task=task,
+            mode=config.mode,
+            split_b=config.split_b,
+            policy=ws.settings.ab.policy(),
+            now=datetime.now(UTC),
+            start=True,
+        )
+    except BackendError as exc:
+        log.warning("the A/B sums were not started (the first look starts them): %s", exc)
 
 
 @dataclass(frozen=True)

@@ -493,13 +493,23 @@ def look(conn: Any, trial: Trial, *, paired: bool, now: float, lag: float = LOOK
 
 
 def keep_up(
-    conn: Any, trial: Trial, *, paired: bool, now: float, lag: float = LOOK_LAG_S
+    conn: Any,
+    trial: Trial,
+    *,
+    paired: bool,
+    now: float,
+    lag: float = LOOK_LAG_S,
+    start: bool = False,
 ) -> float | None:
     """Add the rows up to ``now - lag`` to the sums a look of ``trial`` keeps, without a
     look: the next look then reads only what arrived since. Only sums a look started,
     with the same meaning, are advanced (a caller that sees the trial differently never
-    starts them afresh). Returns how far the sums reach, or None when there are none."""
+    starts them afresh). ``start``: when there are none, start them as a look would
+    (what starting an experiment does, so that no look of it reads its whole history).
+    Returns how far the sums reach, or None when there are none."""
     kept = _load(conn, trial)
+    if kept is None and start:
+        return look(conn, trial, paired=paired, now=now, lag=lag).kept.upto
     meaning = _meaning(trial, paired)
     if kept is None or {k: kept.signature.get(k) for k in meaning} != meaning:
         return None

@@ -165,14 +165,16 @@ class LogReads:
         split_b: float,
         policy: Policy,
         now: datetime,
+        start: bool = False,
     ) -> float | None:
         """Advance the kept sums of the experiment's look to ``now`` less the look's
         lag (:func:`champion.predictionlog.look_state.keep_up`): what the API does every
-        ``CHAMPION_AB_KEEP_INTERVAL`` so a look reads minutes of rows, not hours."""
+        ``CHAMPION_AB_KEEP_INTERVAL`` so a look reads minutes of rows, not hours.
+        ``start``: start them if no look has (what starting an experiment does)."""
         trial = self._trial(experiment_id, champion, challenger, task, mode, split_b, policy)
         paired = mode == ABMode.SHADOW or policy.labels_independent
         with self._tx("keep the A/B sums") as conn:
-            return keep_up(conn, trial, paired=paired, now=now.timestamp())
+            return keep_up(conn, trial, paired=paired, now=now.timestamp(), start=start)
 
     def served_summary(
         self,

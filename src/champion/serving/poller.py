@@ -106,7 +106,7 @@ def notify_load_failures(state: ServingState) -> None:
             {"slot": slot, "version": version, "error": error},
             key=f"load:{key}",  # every worker sees it; the first to write it sends it
         )
-        _background(state, _counted(state, state.notifier.emit, event))
+        background(state, _counted(state, state.notifier.emit, event))
 
 
 async def _counted(state: ServingState, send: Any, *args: Any) -> None:
@@ -115,15 +115,17 @@ async def _counted(state: ServingState, send: Any, *args: Any) -> None:
         state.metrics.notifications.labels(row.state).inc()
 
 
-def _background(state: ServingState, work: Any) -> None:
+def background(state: ServingState, work: Any) -> None:
+    """Run ``work`` beside the requests (the state's tasks, cancelled at shutdown)."""
     task = asyncio.create_task(work)
     state.tasks.append(task)
     task.add_done_callback(lambda done: state.tasks.remove(done) if done in state.tasks else None)
 
 
-async def keep_sums(state: ServingState) -> None:
+async def keep_sums(state: ServingState, *, start: bool = False) -> None:
     """Add the rows that arrived to the running sums of the experiment's look (only sums
-    a look started: :func:`champion.predictionlog.look_state.keep_up`)."""
+    a look started: :func:`champion.predictionlog.look_state.keep_up`; ``start``: or
+    start them, for an experiment just started through the API)."""
     config = state.config()
     champion, challenger = state.slots.snapshot()
     if config.mode == ABMode.OFF or champion is None or challenger is None:
@@ -146,6 +148,7 @@ async def keep_sums(state: ServingState) -> None:
             split_b=config.split_b,
             policy=state.settings.ab.policy(),
             now=datetime.now(UTC),
+            start=start,
         )
     except BackendError as exc:  # the next upkeep, or the look itself, adds them
         log.warning("A/B sums not kept up: %s", exc)
@@ -199,7 +202,7 @@ async def poll(state: ServingState) -> None:
         notify_load_failures(state)
         if serving.ab_keep_interval and loop.time() >= next_keep and not state.keeping:
             next_keep = loop.time() + serving.ab_keep_interval
-            _background(state, keep_sums(state))
+            background(state, keep_sums(state))
         if state.notifier is not None and loop.time() >= next_flush:
             next_flush = loop.time() + FLUSH_S
-            _background(state, _counted(state, state.notifier.flush))
+            background(state, _counted(state, state.notifier.flush))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException
 
 from champion.errors import BackendError
 from champion.serving.auth import Admin, Reader, State
+from champion.serving.poller import background, keep_sums
 from champion.serving.schemas import ABConfigIn, ABConfigOut, ABReport, VariantOut
 
 routes = APIRouter(tags=["a/b"])
@@ -34,6 +35,8 @@ async def put_ab_config(body: ABConfigIn, state: State, who: Admin) -> ABConfigO
     except BackendError as exc:
         raise HTTPException(503, str(exc)) from exc
     state.ab = new
+    if new.experiment_id != current.experiment_id:  # its looks' sums start now, kept up
+        background(state, keep_sums(state, start=True))  # by the API from its first rows
     return ABConfigOut(**new.to_dict())
 
 
