@@ -136,7 +136,7 @@ async def keep_sums(state: ServingState, *, start: bool = False) -> None:
             model_name=state.settings.model_name,
             statement_timeout=KEEP_TIMEOUT_S,
         )
-    state.keeping = True
+    state.keeping += 1
     try:
         await asyncio.to_thread(
             state.keeper.keep_up,
@@ -153,7 +153,7 @@ async def keep_sums(state: ServingState, *, start: bool = False) -> None:
     except BackendError as exc:  # the next upkeep, or the look itself, adds them
         log.warning("A/B sums not kept up: %s", exc)
     finally:
-        state.keeping = False
+        state.keeping -= 1
 
 
 async def _signalled(state: ServingState) -> bool:

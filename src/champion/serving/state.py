@@ -41,7 +41,8 @@ class ServingState:
     dashboard_cache: tuple[float, Any] | None = None  # (monotonic time, Dashboard)
     drift_read_at: float = -1e9  # monotonic time the drift gauges were last read
     keeper: EventStore | None = None  # the log without the request deadline (A/B upkeep)
-    keeping: bool = False  # an upkeep of the A/B sums is running
+    keeping: int = 0  # upkeeps (and starts) of the A/B sums running: a start from a
+    # route may overlap the periodic upkeep, which waits until none is
 
     def problems(self) -> list[str]:
         """What is degraded, redacted (``/health`` and the dashboard say the same)."""
