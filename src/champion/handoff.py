@@ -22,6 +22,7 @@ class Inbox(Generic[T]):
     def __init__(self) -> None:
         self._items: collections.deque[T] = collections.deque()
         self._wake: asyncio.Future[None] | None = None  # the consumer sleeping on it
+        self._loop: asyncio.AbstractEventLoop | None = None  # the consumer's, once known
 
     def __len__(self) -> int:
         return len(self._items)
@@ -39,5 +40,7 @@ class Inbox(Generic[T]):
     async def wait(self) -> None:
         """Return once there is an item (at once if there is one already)."""
         while not self._items:
-            self._wake = asyncio.get_running_loop().create_future()
+            if self._loop is None:  # (a getpid() call each time on Python 3.11)
+                self._loop = asyncio.get_running_loop()
+            self._wake = self._loop.create_future()
             await self._wake

@@ -94,6 +94,51 @@ def test_too_many_headers_are_431(api) -> None:
     assert _status(data) == 431, data[:200]
 
 
+def test_a_hundred_headers_are_served(api) -> None:
+    headers = b"".join(b"x-h%d: 1\r\n" % i for i in range(99))  # with host: 100
+    sock = _connect(api.url)
+    sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n" + headers + b"\r\n")
+    data = _read_response(sock)
+    sock.close()
+    assert _status(data) == 200, data[:200]
+
+
+def test_a_head_request_gets_its_head_at_once_and_the_connection_goes_on(api) -> None:
+    # the head of a response is held for its body; a HEAD response has none
+    sock = _connect(api.url)
+    sock.settimeout(5)
+    start = time.monotonic()
+    sock.sendall(b"HEAD /health HTTP/1.1\r\nhost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    assert time.monotonic() - start < 1.0  # not held until the keep-alive timeout
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert _status(head) in (200, 405) and re.search(rb"(?im)^content-length:", head)
+    assert rest == b""
+    sock.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+    assert _status(_read_response(sock)) == 200
+    sock.close()
+
+
+def test_pipelined_requests_are_answered_whole_and_in_order(api) -> None:
+    sock = _connect(api.url)
+    sock.sendall(
+        b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n"
+        b"GET /nowhere HTTP/1.1\r\nhost: x\r\n\r\n"
+        b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    data, _ = _read_all(sock)
+    sock.close()
+    statuses = [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
+    assert statuses == [200, 404, 200], data[:600]
+    bodies = re.split(rb"HTTP/1\.1 \d{3} [^\r]*\r\n", data)[1:]
+    for part in bodies:  # each head's content-length is exactly its body
+        head, _, body = part.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
+        assert len(body) == length, part[:300]
+
+
 @pytest.mark.parametrize(
     "opening",
     [b"", b"GET /health HTTP/1.1\r\nhost: x\r\n", b"G"],

@@ -70,6 +70,9 @@ def _run(settings: Settings, host: str, port: int, workers: int, log_level: str)
         port=port,
         workers=workers,
         log_level=log_level,
+        # below info uvicorn drops each access line, but only after formatting its
+        # arguments on the event loop: not made at all then
+        access_log=log_level in ("info", "debug"),
         loop="uvloop",
         # httptools with header, count and arrival-time limits (serving/protocol.py)
         http="champion.serving.protocol:GuardedHttpProtocol",

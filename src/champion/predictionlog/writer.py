@@ -81,6 +81,7 @@ class GroupCommitWriter:
         self._holding = False  # the consumer holds a request between queue and commit
         self._orphans: list[str] = []  # committed after their request got a 503
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         # every request not yet answered, oldest first (deadlines come in that order),
         # and one timer for the oldest: not a timer per request on the event loop
         self._waiting: collections.deque[_Pending] = collections.deque()
@@ -117,7 +118,9 @@ class GroupCommitWriter:
             self.commits.start()
         except BackendError as exc:  # the first commit tries again
             log.error("log writer: %s", exc)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+        # the loop, kept: on Python 3.11 every ``get_running_loop`` is a getpid() call
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run(), name="group-commit")
 
     async def write(self, rows: list[dict[str, Any]]) -> None:
         """Return once ``rows`` are committed; raises :class:`BackendError` when they are
@@ -127,7 +130,7 @@ class GroupCommitWriter:
             raise BackendError(f"the database has not answered a commit for {waited:.0f} s")
         if self._queued_rows + len(rows) > self.max_queue:
             raise BackendError(f"{self._queued_rows} rows are waiting for the database")
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         pending = _Pending(rows, loop.create_future(), loop.time() + self.deadline)
         self._queued_rows += len(rows)
         self._queue.put(pending)

@@ -67,9 +67,12 @@ class MicroBatcher:
             max_workers=1, thread_name_prefix="champion-score", initializer=_one_thread_per_pool
         )
         self._task: asyncio.Task[None] | None = None
+        # the loop, kept: on Python 3.11 every ``get_running_loop`` is a getpid() call
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="micro-batch")
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run(), name="micro-batch")
 
     async def score(self, model: LoadedModel, rows: list[dict[str, Any]]) -> Scored:
         """``model`` on ``rows``, batched with whatever else is waiting."""
@@ -81,7 +84,8 @@ class MicroBatcher:
     async def score_jobs(self, jobs: list[Job]) -> list[Outcome]:
         """Each job's model on its rows, all batched with whatever else is waiting: one
         outcome per job (a failed call's error in its place)."""
-        future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
+        loop = self._loop or asyncio.get_running_loop()
+        future: asyncio.Future[list[Outcome]] = loop.create_future()
         self._queue.put((jobs, future))
         return await future
 

@@ -27,6 +27,7 @@ from enum import IntEnum
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 try:  # an optional speed-up: without it the estimators' own predict serves
     import numba
@@ -162,7 +163,16 @@ def from_hist_gradient_boosting(estimator: Any) -> Forest:
                 int(node["missing_go_to_left"]), float(node["value"]),
             ))  # fmt: skip
     baseline = float(np.asarray(estimator._baseline_prediction).ravel()[0])
-    return _arrays(nodes, roots, baseline, estimator._loss.link.inverse)
+    return _arrays(nodes, roots, baseline, _hist_gradient_boosting_link(estimator._loss.link))
+
+
+def _hist_gradient_boosting_link(link: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """The link's inverse; for the logit (binary classification) scipy's ``expit``
+    itself, which scikit-learn's calls on numpy input after an array-API namespace
+    lookup that cost more than the function on a few rows."""
+    if type(link).__name__ == "LogitLink" and type(link).__module__.startswith("sklearn."):
+        return expit
+    return link.inverse
 
 
 _LIGHTGBM_MISSING = {"None": Missing.NONE, "Zero": Missing.ZERO, "NaN": Missing.NAN}

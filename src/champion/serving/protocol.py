@@ -16,6 +16,12 @@ long as the client likes. This protocol adds, per connection:
   head, else 408 and close;
 * the **idle keep-alive** timeout is uvicorn's own (``timeout_keep_alive``).
 
+It also sends a response's head and its body in one write: uvicorn writes each ASGI
+message to the socket as it comes, so a whole response (``http.response.start``, then
+its body) cost two ``send`` calls and the client two wake-ups. A head that declares a
+``content-length`` is held until the first body bytes, the response's end, or the
+connection's close, whichever comes first (docs/benchmarks.md).
+
 The limits come from the settings (``CHAMPION_HTTP_*``), read once per worker.
 """
 
@@ -31,6 +37,43 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from champion.settings import load_settings
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_LENGTH = b"\r\ncontent-length:"  # uvicorn writes header names in lower case
+
+
+class HeadHoldingTransport:
+    """The connection's transport, writing a response head with its first body bytes.
+
+    Only a head with a ``content-length`` is held: its body follows at once, except for
+    a HEAD request (no body is written: the response's end lets the head go). A head
+    without one (100 Continue, a chunked stream) is written at once.
+    """
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self.held is not None:
+            data, self.held = self.held + data, None
+        elif data.startswith(b"HTTP/") and _LENGTH in data and data.endswith(b"\r\n\r\n"):
+            self.held = data
+            return
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        if self.held is not None:
+            data, self.held = self.held, None
+            self.transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the transport's interface
+        return getattr(self.transport, name)
 
 
 @dataclass(frozen=True)
@@ -61,7 +104,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._head_tail = b""
-        self._headers = 0
         self._refusal: int | None = None
         self._timer: asyncio.TimerHandle | None = None
         # when the deadline of the head (of the body) runs from; a timer is armed only
@@ -87,6 +129,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = HeadHoldingTransport(transport)  # type: ignore[assignment]
         self._head_since = self.loop.time()
         self._arm_at(self._head_since + self._limits.header_timeout)
 
@@ -94,13 +137,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers += 1
-        if self._headers > self._limits.max_headers:
-            self._refusal = 431
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
+        # counted once the head is parsed (the head-size limit bounds how many can pile
+        # up before): a call of ours for every header cost more than the check
+        if len(self.headers) > self._limits.max_headers:
+            self._refusal = 431
         self._in_head = False
         self._disarm()
         self._head_since, self._body_since = None, self.loop.time()
@@ -112,7 +153,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        self._in_head, self._head_bytes, self._head_tail, self._headers = True, 0, b"", 0
+        self.transport.flush()  # type: ignore[attr-defined]  # a HEAD response's head
+        self._in_head, self._head_bytes, self._head_tail = True, 0, b""
         super().on_response_complete()  # arms uvicorn's keep-alive timeout
 
     def _arm_if_incomplete(self) -> None:
