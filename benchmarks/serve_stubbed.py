@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import sys
 
-import uvicorn
-
+from champion.cli.serve import _run
 from champion.serving import app as serving_app
 from champion.serving.compiled import Scored
+from champion.settings import load_settings
 
 
 def main() -> None:
@@ -27,22 +27,17 @@ def main() -> None:
         serving_app.GroupCommitWriter.write = write  # type: ignore[method-assign]
     if "noscore" in mode:
 
-        async def score(self, model, rows):
-            return Scored([0] * len(rows), [0.5] * len(rows))
+        async def score_jobs(self, jobs):  # every model call of a request, answered at once
+            return [Scored([0] * len(rows), [0.5] * len(rows)) for _, rows in jobs]
 
-        serving_app.MicroBatcher.score = score  # type: ignore[method-assign]
+        serving_app.MicroBatcher.score_jobs = score_jobs  # type: ignore[method-assign]
     if len(sys.argv) > 3:
         import os
 
         os.environ["CHAMPION_GIL_SWITCH_INTERVAL"] = sys.argv[3]
-    uvicorn.run(
-        serving_app.app_from_env,
-        factory=True,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-    )
+    # as ``champion serve`` runs it (its protocol, loop and limits), in this process: the
+    # app it imports is the module patched above
+    _run(load_settings(), "127.0.0.1", port, 1, "warning")
 
 
 if __name__ == "__main__":

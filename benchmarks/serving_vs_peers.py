@@ -1,9 +1,11 @@
 """Benchmark: champion /predict against the servers users would pick instead.
 
-    python benchmarks/serving_vs_peers.py [--duration 10] [--connections 1,16,64]
+    python benchmarks/serving_vs_peers.py [--duration 10] [--connections 1,16,64] [--rounds 3]
 
 Trains a Titanic model (and a challenger) into a temporary embedded MLflow store, then
-serves the same registered model each way, one at a time, on 127.0.0.1:
+serves the same registered model each way, all started at once on 127.0.0.1 and loaded
+in turn (``--rounds`` interleaved rounds: the machine's speed drifts between minutes, and
+each ratio is taken within one round):
 `mlflow models serve` (/invocations, one uvicorn worker); MLServer 1.7 with its
 scikit-learn runtime (V2 inference protocol, pandas content type, ``parallel_workers: 0``
 — its worker pool does not start with the current uvloop); BentoML 1.4 (a service that
@@ -26,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +39,7 @@ from pathlib import Path
 
 import requests
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from _runner import ensure_venv
@@ -264,13 +268,25 @@ def start_ab(url: str, console: Console) -> None:
         console.print(f"[dim]{slot}: {models[slot]['estimator']}, {models[slot]['path']}[/]")
 
 
-def measure(server: Server, env: dict[str, str], work: Path, conns: list[int],
-            duration: int, console: Console) -> dict[int, dict[str, float]]:  # fmt: skip
+@dataclass
+class Running:
+    """A started server: where it answers, and its wrk script."""
+
+    server: Server
+    proc: subprocess.Popen
+    url: str
+    script: Path
+
+
+def launch(server: Server, env: dict[str, str], work: Path, console: Console) -> Running:
+    """Start ``server`` on a free port and check it answers its body with a 200."""
     port = free_port()
-    log = work / f"{port}.log"
-    with log.open("wb") as fh:
+    own = dict(server.env)
+    if server.champion:  # its own log: an idle champion server keeps up no other's rows
+        own.setdefault("CHAMPION_DATABASE_URL", f"sqlite:///{work / f'events-{port}.db'}")
+    with (work / f"{port}.log").open("wb") as fh:
         proc = subprocess.Popen(
-            server.command(port), env={**os.environ, **env, **server.env}, stdout=fh,
+            server.command(port), env={**os.environ, **env, **own}, stdout=fh,
             stderr=subprocess.STDOUT, cwd=server.cwd,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -282,31 +298,60 @@ def measure(server: Server, env: dict[str, str], work: Path, conns: list[int],
                               headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
         if check.status_code != 200:
             raise SystemExit(f"{server.name} answered {check.status_code}: {check.text[:300]}")
-        script = lua_script(work / f"{port}.lua", server.endpoint, server.body)
-        found = {}
-        for c in conns:
-            console.print(f"[dim]{server.name}, {c} connection(s) ...[/]")
-            found[c] = wrk(url, script, c, duration)
-        return found
-    finally:
+    except BaseException:
         stop(proc)
+        raise
+    script = lua_script(work / f"{port}.lua", server.endpoint, server.body)
+    return Running(server, proc, url, script)
 
 
-def report(results: dict[str, dict[int, dict[str, float]]], conns: list[int],
-           console: Console) -> None:  # fmt: skip
-    table = Table(title="Single-row prediction over HTTP on 2 cores, wrk load (one thread)")
+Rounds = dict[str, dict[int, list[dict[str, float]]]]
+
+
+def measure(running: list[Running], conns: list[int], duration: int, rounds: int,
+            console: Console) -> Rounds:  # fmt: skip
+    """Every server at every connection count, ``rounds`` times, taking turns: each round
+    loads each server once, so a drift of the machine's speed falls on all of them."""
+    found: Rounds = {r.server.name: {c: [] for c in conns} for r in running}
+    with Progress(console=console) as progress:
+        task = progress.add_task("wrk", total=rounds * len(conns) * len(running))
+        for n in range(rounds):
+            for c in conns:
+                for r in running:
+                    progress.update(task, description=f"round {n + 1}: {r.server.name}, c={c}")
+                    found[r.server.name][c].append(wrk(r.url, r.script, c, duration))
+                    progress.advance(task)
+    return found
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def report(results: Rounds, conns: list[int], console: Console) -> None:
+    """Medians over the rounds; the ratios are taken within each round, then their
+    median (and range) shown."""
+    rounds = len(next(iter(next(iter(results.values())).values())))
+    table = Table(title="Single-row prediction over HTTP on 2 cores, wrk load (one thread), "
+                  f"median of {rounds} interleaved round(s)")  # fmt: skip
     for col in ("server", "connections", "req/s", "p50 ms", "p99 ms", "non-2xx",
-                "× best peer", "of constant"):  # fmt: skip
+                "× best peer", "of constant", "of constant, range"):  # fmt: skip
         table.add_column(col, justify="left" if col == "server" else "right")
     for name, by_c in results.items():
         for c in conns:
-            r = by_c[c]
-            peers = [results[p][c]["rps"] for p in PEERS if p in results]
-            best = max(peers) if peers else float("nan")
-            ceiling = results[CONSTANT][c]["rps"]
-            table.add_row(name, str(c), f"{r['rps']:.0f}", f"{r['p50']:.2f}", f"{r['p99']:.2f}",
-                          f"{r['errors']:.0f}", f"{r['rps'] / best:.1f}",
-                          f"{r['rps'] / ceiling:.0%}")  # fmt: skip
+            runs = by_c[c]
+            best = [max((results[p][c][i]["rps"] for p in PEERS if p in results),
+                        default=float("nan")) for i in range(len(runs))]  # fmt: skip
+            ceiling = [results[CONSTANT][c][i]["rps"] for i in range(len(runs))]
+            of = [r["rps"] / k for r, k in zip(runs, ceiling, strict=True)]
+            table.add_row(
+                name, str(c), f"{_median([r['rps'] for r in runs]):.0f}",
+                f"{_median([r['p50'] for r in runs]):.2f}",
+                f"{_median([r['p99'] for r in runs]):.2f}",
+                f"{sum(r['errors'] for r in runs):.0f}",
+                f"{_median([r['rps'] / b for r, b in zip(runs, best, strict=True)]):.1f}",
+                f"{_median(of):.0%}", f"{min(of):.0%}–{max(of):.0%}",
+            )  # fmt: skip
     console.print(table)
 
 
@@ -314,6 +359,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds: every server is loaded once per round (medians shown)",
+    )
     parser.add_argument(
         "--parts",
         action="store_true",
@@ -353,7 +404,15 @@ def main() -> None:
     if args.only:
         wanted = tuple(args.only.split(","))
         servers = [s for s in servers if s.name.startswith(wanted) or s.name == CONSTANT]
-    results = {s.name: measure(s, env, work, conns, args.duration, console) for s in servers}
+    running: list[Running] = []
+    try:
+        for server in servers:
+            console.print(f"[dim]starting {server.name} ...[/]")
+            running.append(launch(server, env, work, console))
+        results = measure(running, conns, args.duration, args.rounds, console)
+    finally:
+        for r in running:
+            stop(r.proc)
     report(results, conns, console)
     console.print(f"2-core machine, Python {sys.version.split()[0]}; work dir {work}")
     shutil.rmtree(work, ignore_errors=True)
