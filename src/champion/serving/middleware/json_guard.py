@@ -12,6 +12,10 @@ and walked without recursion; refused with 422 (FastAPI's error form, naming whe
 * ``NaN``, ``Infinity`` or a number too large for a double, and a lone surrogate —
   orjson refuses the body, and Python's lenient parser then finds the field to name.
 
+Most bodies are small, and the walk is the guard's largest cost on the serving hot path:
+a body whose bytes alone bound it within the limits (see :class:`_ByteBounds`) is let
+through without it; any other is walked.
+
 What passes is handed on re-encoded from the parsed value (encoded only when an endpoint
 reads the body), so the fast path and FastAPI's parser see exactly the same document (an
 integer too long for 64 bits that orjson reads as a double stays a double on both), and
@@ -136,6 +140,40 @@ def _fine(value: Any, limits: JsonLimits) -> bool:
     return True
 
 
+class _ByteBounds:
+    """What the raw bytes of a body orjson accepted prove about it, conservatively:
+    where they prove nothing, the walk decides.
+
+    After orjson, no string has a lone surrogate and every float is finite (it refuses
+    those), so what the walk looks for among scalars is a NUL (in JSON only ever the
+    escape ``\\u0000``) and an integer past the signed 64-bit range (19 digits or more).
+    Nesting is at most the number of ``{`` and ``[`` bytes; an object of ``n`` keys takes
+    at least ``4n`` bytes (``"":0,``); a key longer than ``max_key_length`` characters is
+    a run of more bytes than that with no quote in it — unless a quote is escaped inside
+    a string, which sends the body to the walk.
+    """
+
+    def __init__(self, limits: JsonLimits) -> None:
+        self.limits = limits
+        self._long_run = re.compile(rb'"[^"]{%d,}' % (limits.max_key_length + 1))
+
+    def within(self, body: bytes) -> bool:
+        limits = self.limits
+        return (
+            len(body) < 4 * limits.max_keys
+            and body.count(b"{") + body.count(b"[") <= limits.max_depth
+            and b"\\u0000" not in body
+            and _LONG_NUMBER.search(body) is None
+            and (
+                len(body) <= limits.max_key_length
+                or (b'\\"' not in body and self._long_run.search(body) is None)
+            )
+        )
+
+
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
 def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
     """Whether FastAPI would parse this body as JSON: no content type at all, or
     ``application/json`` or ``application/*+json``."""
@@ -151,6 +189,7 @@ class JsonGuard:
     def __init__(self, app: Any, *, limits: JsonLimits | None = None) -> None:
         self.app = app
         self.limits = limits or JsonLimits()
+        self._bounds = _ByteBounds(self.limits)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if (
@@ -172,7 +211,9 @@ class JsonGuard:
                 found = (["body"], f"invalid JSON: {str(exc)[:120]}")
             await _refuse(send, *found, "json_invalid")
             return
-        problem = None if _fine(data, self.limits) else _problem(data, self.limits)
+        problem = None
+        if not self._bounds.within(body) and not _fine(data, self.limits):
+            problem = _problem(data, self.limits)
         if problem is not None:
             await _refuse(send, *problem, "json_limit")
             return
