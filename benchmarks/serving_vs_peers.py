@@ -308,6 +308,39 @@ def launch(server: Server, env: dict[str, str], work: Path, console: Console) ->
 Rounds = dict[str, dict[int, list[dict[str, float]]]]
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and every process under it (Linux /proc)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        child = int(stat.parent.name)
+        parents[child], ticks[child] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, grown = {pid}, True
+    while grown:
+        more = {c for c, p in parents.items() if p in tree} - tree
+        tree |= more
+        grown = bool(more)
+    return sum(ticks.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(proc: subprocess.Popen, idle: float = 0.05, timeout: float = 60.0) -> None:
+    """Wait until ``proc``'s process tree is idle (under ``idle`` of a core over half a
+    second): a server still draining a backlog after its load would take CPU from the
+    next one measured."""
+    deadline = time.monotonic() + timeout
+    used = _tree_cpu(proc.pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _tree_cpu(proc.pid)
+        if now - used < idle * 0.5:
+            return
+        used = now
+
+
 def measure(running: list[Running], conns: list[int], duration: int, rounds: int,
             console: Console) -> Rounds:  # fmt: skip
     """Every server at every connection count, ``rounds`` times, taking turns: each round
@@ -320,6 +353,7 @@ def measure(running: list[Running], conns: list[int], duration: int, rounds: int
                 for r in running:
                     progress.update(task, description=f"round {n + 1}: {r.server.name}, c={c}")
                     found[r.server.name][c].append(wrk(r.url, r.script, c, duration))
+                    settle(r.proc)
                     progress.advance(task)
     return found
 
