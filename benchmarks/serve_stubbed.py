@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from champion.cli.serve import _run
+from champion.cli.serve import run_uvicorn
 from champion.serving import app as serving_app
 from champion.serving.compiled import Scored
 from champion.settings import load_settings
@@ -37,7 +37,7 @@ def main() -> None:
         os.environ["CHAMPION_GIL_SWITCH_INTERVAL"] = sys.argv[3]
     # as ``champion serve`` runs it (its protocol, loop and limits), in this process: the
     # app it imports is the module patched above
-    _run(load_settings(), "127.0.0.1", port, 1, "warning")
+    run_uvicorn(load_settings(), "127.0.0.1", port, 1, "warning")
 
 
 if __name__ == "__main__":

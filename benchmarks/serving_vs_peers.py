@@ -358,14 +358,10 @@ def measure(running: list[Running], conns: list[int], duration: int, rounds: int
     return found
 
 
-def _median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def report(results: Rounds, conns: list[int], console: Console) -> None:
+def report(results: Rounds, conns: list[int], rounds: int, console: Console) -> None:
     """Medians over the rounds; the ratios are taken within each round, then their
     median (and range) shown."""
-    rounds = len(next(iter(next(iter(results.values())).values())))
+    _median = statistics.median
     table = Table(title="Single-row prediction over HTTP on 2 cores, wrk load (one thread), "
                   f"median of {rounds} interleaved round(s)")  # fmt: skip
     for col in ("server", "connections", "req/s", "p50 ms", "p99 ms", "non-2xx",
@@ -410,6 +406,8 @@ def main() -> None:
         help="comma-separated name prefixes of the servers to run (default all)",
     )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     console = Console(width=150)
@@ -447,7 +445,7 @@ def main() -> None:
     finally:
         for r in running:
             stop(r.proc)
-    report(results, conns, console)
+    report(results, conns, args.rounds, console)
     console.print(f"2-core machine, Python {sys.version.split()[0]}; work dir {work}")
     shutil.rmtree(work, ignore_errors=True)
 

@@ -55,14 +55,15 @@ def serve(
                     )
                 )
                 stack.callback(os.environ.pop, SHARED_ENV, None)
-            _run(settings, host, port, workers, log_level)
+            run_uvicorn(settings, host, port, workers, log_level)
     finally:
         if shared is not None:
             shutil.rmtree(shared, ignore_errors=True)
             os.environ.pop(MULTIPROC_ENV, None)
 
 
-def _run(settings: Settings, host: str, port: int, workers: int, log_level: str) -> None:
+def run_uvicorn(settings: Settings, host: str, port: int, workers: int, log_level: str) -> None:
+    """uvicorn with champion's protocol, loop and limits (also what the benchmarks run)."""
     uvicorn.run(
         "champion.serving.app:app_from_env",
         factory=True,

@@ -129,7 +129,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.transport = HeadHoldingTransport(transport)  # type: ignore[assignment]
+        self._out = HeadHoldingTransport(transport)
+        self.transport = self._out  # type: ignore[assignment]  # what uvicorn writes to
         self._head_since = self.loop.time()
         self._arm_at(self._head_since + self._limits.header_timeout)
 
@@ -153,7 +154,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        self.transport.flush()  # type: ignore[attr-defined]  # a HEAD response's head
+        self._out.flush()  # a HEAD response's head
         self._in_head, self._head_bytes, self._head_tail = True, 0, b""
         super().on_response_complete()  # arms uvicorn's keep-alive timeout
 

@@ -140,6 +140,9 @@ def _fine(value: Any, limits: JsonLimits) -> bool:
     return True
 
 
+_LONG_NUMBER = re.compile(rb"\d{19}")  # an integer past the signed 64-bit range, or longer
+
+
 class _ByteBounds:
     """What the raw bytes of a body orjson accepted prove about it, conservatively:
     where they prove nothing, the walk decides.
@@ -169,9 +172,6 @@ class _ByteBounds:
                 or (b'\\"' not in body and self._long_run.search(body) is None)
             )
         )
-
-
-_LONG_NUMBER = re.compile(rb"\d{19}")
 
 
 def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
