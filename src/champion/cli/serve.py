@@ -76,7 +76,7 @@ def run_uvicorn(settings: Settings, host: str, port: int, workers: int, log_leve
         access_log=log_level in ("info", "debug"),
         loop="uvloop",
         # httptools with header, count and arrival-time limits (serving/protocol.py)
-        http="champion.serving.protocol:GuardedHttpProtocol",
+        http="champion.serving.lane:ServingProtocol",
         timeout_keep_alive=settings.serving.http_keep_alive,
         timeout_graceful_shutdown=10,
     )

@@ -33,7 +33,7 @@ from champion.redact import redact_logs
 from champion.serving.batching import MicroBatcher
 from champion.serving.loading import ModelSlots
 from champion.serving.middleware.body_limit import BodySizeLimit
-from champion.serving.middleware.fast_path import PredictFastPath
+from champion.serving.middleware.fast_path import DirectPredict, PredictFastPath
 from champion.serving.middleware.json_guard import JsonGuard, JsonLimits
 from champion.serving.poller import notify_load_failures, poll, refresh
 from champion.serving.prometheus import Metrics
@@ -137,6 +137,7 @@ class ServingAPI(FastAPI):
     """
 
     front: Any = None
+    direct: Any = None  # DirectPredict, for the HTTP protocol's lane (serving/lane.py)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if (
@@ -192,9 +193,9 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.serving.max_body_bytes)
     app.add_exception_handler(RequestValidationError, validation_error)
     fast = PredictFastPath(app.stack, serve=serve, validation_detail=validation_detail)
-    app.front = BodySizeLimit(
-        JsonGuard(fast, limits=limits), max_bytes=settings.serving.max_body_bytes
-    )
+    guard = JsonGuard(fast, limits=limits)
+    app.front = BodySizeLimit(guard, max_bytes=settings.serving.max_body_bytes)
+    app.direct = DirectPredict(fast, guard.bounded)
 
     @app.get("/apidocs", include_in_schema=False)
     def apidocs() -> HTMLResponse:

@@ -139,6 +139,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def on_headers_complete(self) -> None:
+        self._head_done()
+        super().on_headers_complete()
+
+    def _head_done(self) -> None:
         # counted once the head is parsed (the head-size limit bounds how many can pile
         # up before): a call of ours for every header cost more than the check
         if len(self.headers) > self._limits.max_headers:
@@ -146,12 +150,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._in_head = False
         self._disarm()
         self._head_since, self._body_since = None, self.loop.time()
-        super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        self._body_done()
+        super().on_message_complete()
+
+    def _body_done(self) -> None:
         self._disarm()  # the app has all of it; answering is the app's affair
         self._body_since = None
-        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         self._out.flush()  # a HEAD response's head

@@ -25,11 +25,13 @@ from champion.serving.middleware.json_guard import PARSED
 from champion.serving.schemas import Item
 
 Serve = Callable[..., Awaitable[list[Any]]]
+#: A response: status, JSON content, extra headers.
+Answer = tuple[int, Any, "dict[str, str] | None"]
 _KEYS = frozenset({"user_id", "features"})
 log = logging.getLogger("champion.serving")
 
 
-def _well_formed(data: Any) -> bool:
+def well_formed(data: Any) -> bool:
     if type(data) is not dict or not data.keys() <= _KEYS or type(data.get("features")) is not dict:
         return False
     user = data.get("user_id")
@@ -59,7 +61,7 @@ class PredictFastPath:
             return
         if PARSED in scope:  # the JSON guard in front has read, parsed and checked it
             data = scope[PARSED]
-            if not _well_formed(data):  # its receive hands the app the body again
+            if not well_formed(data):  # its receive hands the app the body again
                 await self.app(scope, receive, send)
                 return
         else:
@@ -70,21 +72,43 @@ class PredictFastPath:
                 data = orjson.loads(body)
             except orjson.JSONDecodeError:
                 data = None
-            if not _well_formed(data):
+            if not well_formed(data):
                 await self.app(scope, replay(body, receive), send)
                 return
-        user, features = data.get("user_id"), data["features"]
-        item = Item(user, features)
+        status, content, headers = await self.answer(scope["app"], data)
+        await send_json(send, status, content, headers)
+
+    async def answer(self, app: Any, data: dict[str, Any]) -> Answer:
+        """The response to a well-formed body: (status, JSON content, extra headers)."""
+        item = Item(data.get("user_id"), data["features"])
         try:
-            answers = await self.serve(scope["app"].state.serving, [item], batch=False)
+            answers = await self.serve(app.state.serving, [item], batch=False)
         except HTTPException as exc:
-            await send_json(send, exc.status_code, {"detail": exc.detail}, exc.headers)
-            return
+            return exc.status_code, {"detail": exc.detail}, exc.headers
         except RequestValidationError as exc:
-            await send_json(send, 422, {"detail": self.validation_detail(exc)})
-            return
+            return 422, {"detail": self.validation_detail(exc)}, None
         except Exception:  # what the error layer behind would do: a 500, logged
             log.exception("POST /predict failed")
-            await send_json(send, 500, {"detail": "Internal Server Error"})
-            return
-        await send_json(send, 200, answers[0])
+            return 500, {"detail": "Internal Server Error"}, None
+        return 200, answers[0], None
+
+
+class DirectPredict:
+    """``POST /predict`` for a caller holding the whole body (the HTTP protocol's lane,
+    ``serving/lane.py``): the body the JSON guard's byte bounds and the fast path would
+    pass straight through is answered here; any other is left to the ASGI chain, whose
+    checks and errors then apply as always."""
+
+    def __init__(self, fast: PredictFastPath, bounded: Callable[[bytes], bool]) -> None:
+        self.fast = fast
+        self.bounded = bounded
+
+    def parsed(self, headers: list[tuple[bytes, bytes]], body: bytes) -> dict[str, Any] | None:
+        """The body's value if this answers it (None: the ASGI chain does)."""
+        if media_type(headers) != b"application/json" or not self.bounded(body):
+            return None
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        return data if well_formed(data) else None

@@ -191,6 +191,10 @@ class JsonGuard:
         self.limits = limits or JsonLimits()
         self._bounds = _ByteBounds(self.limits)
 
+    def bounded(self, body: bytes) -> bool:
+        """Whether ``body``, once it parses, is within the limits by its bytes alone."""
+        return self._bounds.within(body)
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if (
             scope["type"] != "http"
