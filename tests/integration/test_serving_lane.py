@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import pytest
 
 from champion.predictionlog import sqlite_url
+
 from servers import api_server
 
 ROW = (
