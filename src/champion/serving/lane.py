@@ -1,14 +1,16 @@
-"""``POST /predict`` handed to the API's front chain by the HTTP protocol itself.
+"""``POST /predict`` answered by the HTTP protocol itself, without the ASGI layers.
 
-Under load the event loop bounds the API, and for each prediction uvicorn's own request
-cycle (a scope built from the parsed URL, an ``asyncio.Event``, a task around the app, a
-``send`` that validates and joins every header) and the proxy-headers middleware cost the
-loop about a tenth of its time (docs/benchmarks.md). :class:`ServingProtocol` takes a
-prediction request whose whole body is announced by ``content-length`` straight to the
-chain that would have served it — the body limit, the JSON guard and the fast path
-(``ServingAPI.front``), which hand anything else to the full FastAPI stack — with a
-receive that gives the body at once and a send that writes the response, head and body,
-in one write. Every answer is the one the ASGI path gives: the same chain makes it.
+Under load the event loop bounds the API. For each prediction, uvicorn's request cycle (a
+scope built from the parsed URL, an ``asyncio.Event``, a task around the app, a ``send``
+that checks every header) and the ASGI layers in front of the fast path (the body limit,
+the JSON guard, each wrapping ``receive``) cost the loop about a tenth of its time
+(docs/benchmarks.md). :class:`ServingProtocol` holds a prediction request's whole body
+(announced by ``content-length``) and hands it to the serving app: a body the JSON
+guard's byte bounds and the fast path would let straight through is answered by the fast
+path's own code (:class:`~champion.serving.middleware.fast_path.DirectPredict`); any
+other goes through the same ASGI chain as before (``ServingAPI.front``), with a receive
+that gives the body at once, so every refusal keeps its form. The response, head and
+body, is one write.
 
 The lane is taken only when nothing else is in play: HTTP/1.1 with keep-alive, no
 ``Expect``, no ``Upgrade``, no ``transfer-encoding``, a ``content-length`` within the body
