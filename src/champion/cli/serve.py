@@ -75,7 +75,8 @@ def run_uvicorn(settings: Settings, host: str, port: int, workers: int, log_leve
         # arguments on the event loop: not made at all then
         access_log=log_level in ("info", "debug"),
         loop="uvloop",
-        # httptools with header, count and arrival-time limits (serving/protocol.py)
+        # httptools with header, count and arrival-time limits (serving/protocol.py) and
+        # the prediction lane (serving/lane.py)
         http="champion.serving.lane:ServingProtocol",
         timeout_keep_alive=settings.serving.http_keep_alive,
         timeout_graceful_shutdown=10,
