@@ -30,8 +30,7 @@ import http
 import logging
 from typing import Any, NamedTuple
 
-import orjson
-
+from champion.serving.middleware.body_limit import send_json
 from champion.serving.middleware.fast_path import DirectPredict
 from champion.serving.protocol import GuardedHttpProtocol
 
@@ -154,26 +153,21 @@ class ServingProtocol(GuardedHttpProtocol):
             if parsed is None:
                 await serving.front(scope, response.receive, response.send)
             else:
-                response.json(*await serving.direct.fast.answer(serving.app, parsed))
+                await send_json(
+                    response.send, *await serving.direct.fast.answer(serving.app, parsed)
+                )
             data = response.encoded(self.server_state.default_headers)
         except Exception:  # what uvicorn does: logged, a 500 unless the answer began
             log.exception("POST /predict failed")
-            if not response.started:
-                data = _response_500(self.server_state.default_headers)
             cycle.keep_alive = False
+            if not response.started:
+                data = _Response.error(cycle).encoded(self.server_state.default_headers)
         if data is not None and not cycle.disconnected and not self.transport.is_closing():
             self._out.transport.write(data)
         cycle.response_complete = True
         if not cycle.keep_alive or response.closes:
             self.transport.close()
         self.on_response_complete()
-
-
-def _response_500(defaults: list[tuple[bytes, bytes]]) -> bytes:
-    body = b"Internal Server Error"
-    head = [_STATUS[500], *(b"%s: %s\r\n" % pair for pair in defaults)]
-    head.append(b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n")
-    return b"".join([*head, b"content-length: %d\r\n\r\n" % len(body), body])
 
 
 class _Response:
@@ -214,12 +208,14 @@ class _Response:
                 raise RuntimeError("a response body before its start")
             self.body.append(bytes(message.get("body", b"")))
 
-    def json(self, status: int, content: Any, headers: dict[str, str] | None) -> None:
-        """The answer as the fast path's ``send_json`` makes it."""
-        self.started, self.status = True, status
-        self.headers = [(b"content-type", b"application/json")]
-        self.headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-        self.body = [orjson.dumps(content)]
+    @classmethod
+    def error(cls, cycle: LaneCycle) -> _Response:
+        """uvicorn's own answer to an app that failed before it answered."""
+        response = cls(cycle, b"")
+        response.started, response.status = True, 500
+        response.headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        response.body = [b"Internal Server Error"]
+        return response
 
     def encoded(self, defaults: list[tuple[bytes, bytes]]) -> bytes:
         """The whole response: status line, headers (``content-length`` from the body),
